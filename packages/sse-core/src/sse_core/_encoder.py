@@ -13,8 +13,9 @@ __all__ = [
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
-from ._event import ServerSentEvent, SupportsServerSentEvent, _check_str, _check_writable
+from ._event import ServerSentEvent, SupportsServerSentEvent
 from ._json import JSONDumps, to_json_text
+from ._wire import event_bytes, text_event_bytes
 
 LineTerminator = Literal["\n", "\r\n", "\r"]
 """What ends each line: LF (the default), CRLF, or a bare CR (valid, but avoid it: some
@@ -24,15 +25,40 @@ _LINE_TERMINATORS: Final = ("\n", "\r\n", "\r")
 _EVENT_FIELDS: Final = frozenset(("data", "event", "id", "retry", "comment"))
 
 
-def _normalize_line_breaks(text: str) -> str:
-    # WHATWG: lines end with "a U+000D CARRIAGE RETURN U+000A LINE FEED (CRLF) character pair, a
-    # single U+000A LINE FEED (LF) character not preceded by a U+000D CARRIAGE RETURN (CR)
-    # character, and a single U+000D CARRIAGE RETURN (CR) character not followed by a U+000A
-    # LINE FEED (LF) character". Exactly those three, never str.splitlines(), which also breaks
-    # on U+2028, U+0085, \v, \f and others that the format carries as ordinary characters.
-    if "\r" in text:
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
+def _mapping_bytes(fields: Mapping[str, Any], json_dumps: JSONDumps | None) -> bytes:
+    if not fields.keys() <= _EVENT_FIELDS:
+        unknown = sorted(map(str, fields.keys() - _EVENT_FIELDS))
+        raise TypeError(
+            f"unknown event field(s) {unknown}: an event mapping may only hold 'data', 'event', "
+            "'id', 'retry' and 'comment'"
+        )
+    data = fields.get("data")
+    if data is not None and not isinstance(data, str):
+        data = to_json_text(data, json_dumps)
+    return event_bytes(
+        data, fields.get("event"), fields.get("id"), fields.get("retry"), fields.get("comment")
+    )
+
+
+def _item_bytes(item: Any, json_dumps: JSONDumps | None) -> bytes:
+    # The LF-terminated bytes of any item but a plain str or a ServerSentEvent, which the
+    # callers handle first because they are the common cases.
+    if isinstance(item, ServerSentEvent):
+        return item._fields[5]
+    if isinstance(item, bytes | bytearray | memoryview):
+        return bytes(item)
+    if isinstance(item, str):
+        return text_event_bytes(str(item))
+    if isinstance(item, Mapping):
+        return _mapping_bytes(item, json_dumps)
+    if isinstance(item, SupportsServerSentEvent):
+        return item.to_server_sent_event()._fields[5]
+    if item is None:
+        raise TypeError(
+            "cannot encode None as an event: yield ServerSentEvent() for an empty event, "
+            "or a comment to keep the connection alive"
+        )
+    return text_event_bytes(to_json_text(item, json_dumps))
 
 
 class EventEncoder:
@@ -48,7 +74,7 @@ class EventEncoder:
     b'data: hi\\r\\n\\r\\n'
     """
 
-    __slots__ = ("_comment_joiner", "_data_joiner", "_end", "json_dumps", "line_terminator")
+    __slots__ = ("_line_terminator_bytes", "json_dumps", "line_terminator")
 
     line_terminator: LineTerminator
     json_dumps: JSONDumps | None
@@ -62,11 +88,7 @@ class EventEncoder:
             )
         self.line_terminator = line_terminator
         self.json_dumps = json_dumps
-        # Each field's value is split into lines by replacing every LF with "<eol><name>: ",
-        # which is one C-level pass instead of a split, a loop and a join.
-        self._data_joiner = line_terminator + "data: "
-        self._comment_joiner = line_terminator + ": "
-        self._end = line_terminator + line_terminator
+        self._line_terminator_bytes = line_terminator.encode("ascii")
 
     def __repr__(self) -> str:
         return (
@@ -91,25 +113,18 @@ class EventEncoder:
         """
         item_type = type(item)
         if item_type is str:
-            return self._encode_text(item)
-        if item_type is ServerSentEvent:
-            return self._encode_event(item)
-        if isinstance(item, ServerSentEvent):
-            return self._encode_event(item)
-        if isinstance(item, bytes | bytearray | memoryview):
-            return bytes(item)
-        if isinstance(item, str):
-            return self._encode_text(str(item))
-        if isinstance(item, Mapping):
-            return self._encode_event(self.event_from_mapping(item))
-        if isinstance(item, SupportsServerSentEvent):
-            return self._encode_event(item.to_server_sent_event())
-        if item is None:
-            raise TypeError(
-                "cannot encode None as an event: yield ServerSentEvent() for an empty event, "
-                "or a comment to keep the connection alive"
-            )
-        return self._encode_text(to_json_text(item, self.json_dumps))
+            wire = text_event_bytes(item)
+        elif item_type is ServerSentEvent:
+            wire = item._fields[5]
+        elif isinstance(item, bytes | bytearray | memoryview):
+            return bytes(item)  # already encoded: its line ends are the caller's business
+        else:
+            wire = _item_bytes(item, self.json_dumps)
+        if self.line_terminator == "\n":
+            return wire
+        # Every LF in the LF-terminated form is a line end (line breaks inside values were
+        # turned into separate lines), so swapping them all is exact.
+        return wire.replace(b"\n", self._line_terminator_bytes)
 
     def encode_many(self, items: Iterable[Any]) -> bytes:
         """Encode several items into one `bytes`, as `encode` would one by one."""
@@ -121,73 +136,10 @@ class EventEncoder:
         >>> EventEncoder().encode_comment("ping")
         b': ping\\n\\n'
         """
-        _check_writable("comment", _check_str("comment", text))
-        return (": " + self._lines(text, self._comment_joiner) + self._end).encode("utf-8")
-
-    def event_from_mapping(self, fields: Mapping[str, Any]) -> ServerSentEvent:
-        """Build the `ServerSentEvent` that a mapping of event fields stands for.
-
-        Unknown keys raise `TypeError`; ``data`` that is not text is serialized as JSON.
-        """
-        unknown = fields.keys() - _EVENT_FIELDS
-        if unknown:
-            raise TypeError(
-                f"unknown event field(s) {sorted(map(str, unknown))}: an event mapping may "
-                "only hold 'data', 'event', 'id', 'retry' and 'comment'"
-            )
-        data = fields.get("data")
-        if data is not None and not isinstance(data, str):
-            data = to_json_text(data, self.json_dumps)
-        return ServerSentEvent(
-            data,
-            event=fields.get("event"),
-            id=fields.get("id"),
-            retry=fields.get("retry"),
-            comment=fields.get("comment"),
-        )
-
-    @staticmethod
-    def _lines(text: str, joiner: str) -> str:
-        text = _normalize_line_breaks(text)
-        if "\n" in text:
-            return text.replace("\n", joiner)
-        return text
-
-    def _encode_text(self, data: str) -> bytes:
-        if "\n" in data or "\r" in data:
-            data = _normalize_line_breaks(data).replace("\n", self._data_joiner)
-        try:
-            return ("data: " + data + self._end).encode("utf-8")
-        except UnicodeEncodeError:
-            _check_writable("data", data)  # raises InvalidEventError, naming the character
-            raise  # pragma: no cover - _check_writable raised already
-
-    def _encode_event(self, event: ServerSentEvent) -> bytes:
-        # Field order follows sse-starlette (comment, id, event, data, retry) so that streams
-        # written through the compatibility surface match it byte for byte. The event was
-        # validated when it was built, so encoding to UTF-8 cannot fail here.
-        eol = self.line_terminator
-        text = ""
-        if event.comment is not None:
-            text = ": " + self._lines(event.comment, self._comment_joiner) + eol
-        if event.id is not None:
-            text += "id: " + event.id + eol
-        if event.event is not None:
-            text += "event: " + event.event + eol
-        if event.data is not None:
-            text += "data: " + self._lines(event.data, self._data_joiner) + eol
-        if event.retry is not None:
-            text += "retry: " + str(event.retry) + eol
-        return (text + eol).encode("utf-8")
+        return self.encode(ServerSentEvent(comment=text))
 
 
 _DEFAULT_ENCODER: Final = EventEncoder()
-
-
-def _encoder_for(line_terminator: LineTerminator, json_dumps: JSONDumps | None) -> EventEncoder:
-    if line_terminator == "\n" and json_dumps is None:
-        return _DEFAULT_ENCODER
-    return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps)
 
 
 def encode(
@@ -200,7 +152,18 @@ def encode(
     >>> encode({"event": "tick", "data": {"n": 1}})
     b'event: tick\\ndata: {"n":1}\\n\\n'
     """
-    return _encoder_for(line_terminator, json_dumps).encode(item)
+    if line_terminator == "\n" and json_dumps is None:
+        # The common call, answered without building an encoder or a second call frame.
+        item_type = type(item)
+        if item_type is str:
+            return text_event_bytes(item)
+        if item_type is ServerSentEvent:
+            wire: bytes = item._fields[5]
+            return wire
+        if item_type is dict:
+            return _mapping_bytes(item, None)
+        return _DEFAULT_ENCODER.encode(item)
+    return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps).encode(item)
 
 
 def encode_many(
@@ -210,7 +173,7 @@ def encode_many(
     json_dumps: JSONDumps | None = None,
 ) -> bytes:
     """Encode several items into one `bytes` (one write for a whole batch of events)."""
-    return _encoder_for(line_terminator, json_dumps).encode_many(items)
+    return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps).encode_many(items)
 
 
 def encode_comment(text: str = "", *, line_terminator: LineTerminator = "\n") -> bytes:
@@ -219,4 +182,4 @@ def encode_comment(text: str = "", *, line_terminator: LineTerminator = "\n") ->
     >>> encode_comment("ping")
     b': ping\\n\\n'
     """
-    return _encoder_for(line_terminator, None).encode_comment(text)
+    return EventEncoder(line_terminator=line_terminator).encode_comment(text)

@@ -14,11 +14,41 @@ from ._errors import InvalidEventError
 JSONDumps = Callable[[Any], "str | bytes"]
 """A JSON serializer: takes a value, returns JSON text as `str` or UTF-8 `bytes` (orjson)."""
 
-# Building the encoder once is measurably cheaper than `json.dumps(..., separators=...)`, which
-# constructs a new `JSONEncoder` on every call that passes a non-default option.
-_compact_json = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":")
-).encode
+_stdlib_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _make_compact_json() -> Callable[[Any], str]:
+    # `JSONEncoder.encode` builds a new C encoder on every call, which costs about a third of
+    # serializing a small object; build it once instead. `c_make_encoder` is CPython's
+    # accelerator behind the public `json` module: where it is missing, use the plain path.
+    # With no markers dict there is no circular-reference check, so a cycle surfaces as the
+    # RecursionError that `to_json_text` turns into a clear error.
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_encoder is None:  # pragma: no cover - not CPython
+        return _stdlib_encoder.encode
+    encode_chunks = make_encoder(
+        None,  # markers: no cycle detection
+        _stdlib_encoder.default,
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,  # indent
+        ":",
+        ",",
+        False,  # sort_keys
+        False,  # skipkeys
+        False,  # allow_nan
+    )
+
+    def compact_json(value: Any) -> str:
+        return "".join(encode_chunks(value, 0))
+
+    return compact_json
+
+
+_compact_json = _make_compact_json()
+
+
+# Checking these first spares the common payloads the (slow, ABC-based) pydantic isinstance.
+_PLAIN_JSON_TYPES = frozenset((dict, list, tuple, str, int, float, bool, type(None)))
 
 
 def _pydantic_json(value: Any) -> str | None:
@@ -37,13 +67,18 @@ def to_json_text(value: Any, json_dumps: JSONDumps | None = None) -> str:
     Raises `InvalidEventError` (field ``"data"``) for values JSON cannot represent (NaN,
     infinities) and `TypeError` for values of a type the serializer does not know.
     """
-    text = _pydantic_json(value)
-    if text is not None:
-        return text
+    if type(value) not in _PLAIN_JSON_TYPES:
+        text = _pydantic_json(value)
+        if text is not None:
+            return text
     try:
         serialized = _compact_json(value) if json_dumps is None else json_dumps(value)
     except ValueError as exc:
         raise InvalidEventError("data", f"cannot be serialized as JSON: {exc}") from exc
+    except RecursionError:
+        raise InvalidEventError(
+            "data", "cannot be serialized as JSON: it is circular or nested too deeply"
+        ) from None
     if isinstance(serialized, str):
         return serialized
     if isinstance(serialized, bytes | bytearray | memoryview):
@@ -51,6 +86,4 @@ def to_json_text(value: Any, json_dumps: JSONDumps | None = None) -> str:
             return bytes(serialized).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidEventError("data", f"json_dumps returned invalid UTF-8: {exc}") from exc
-    raise TypeError(
-        f"json_dumps must return str or bytes, not {type(serialized).__name__}"
-    )
+    raise TypeError(f"json_dumps must return str or bytes, not {type(serialized).__name__}")

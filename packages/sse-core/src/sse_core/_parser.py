@@ -184,10 +184,13 @@ class EventParser:
             # do (web-platform-tests eventsource/format-field-retry-empty).
             # Browsers also ignore a value too large for their 64-bit integer, and so does this
             # parser (which also keeps int() away from its limit on the number of digits).
-            if value.isascii() and value.isdigit() and len(value) <= _MAX_RETRY_DIGITS:
-                retry = int(value)
-                if retry <= _MAX_RETRY:
-                    self.retry = retry
+            if (
+                value.isascii()
+                and value.isdigit()
+                and len(value) <= _MAX_RETRY_DIGITS
+                and (retry := int(value)) <= _MAX_RETRY
+            ):
+                self.retry = retry
         # "Otherwise: The field is ignored."
         return None
 

@@ -1,0 +1,135 @@
+"""The one place where event fields become event-stream bytes.
+
+Every encoding path (`ServerSentEvent`, mappings, plain text) ends here, so the wire-format rules
+are written once. The function validates while it writes, because validation and writing look
+at the same characters: one pass instead of two is what keeps encoding fast.
+"""
+
+from __future__ import annotations
+
+__all__ = ["event_bytes", "normalize_line_breaks", "text_event_bytes"]
+
+from typing import NoReturn
+
+from ._errors import InvalidEventError
+
+
+def normalize_line_breaks(text: str) -> str:
+    """Turn CRLF and lone CR into LF, so that LF is the only line break left.
+
+    WHATWG: lines end with "a U+000D CARRIAGE RETURN U+000A LINE FEED (CRLF) character pair, a
+    single U+000A LINE FEED (LF) character not preceded by a U+000D CARRIAGE RETURN (CR)
+    character, and a single U+000D CARRIAGE RETURN (CR) character not followed by a U+000A LINE
+    FEED (LF) character". Exactly those three, never `str.splitlines()`, which also breaks on
+    U+2028, U+0085, \\v, \\f and others that the format carries as ordinary characters.
+    """
+    if "\r" in text:
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def text_event_bytes(data: str) -> bytes:
+    """The bytes of an event whose only field is `data` (which must be a `str`)."""
+    if "\r" in data:
+        data = data.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        # Each line of data is its own field: replacing every LF with "\ndata: " writes them
+        # in one C-level pass, and keeps a trailing empty line ("x\n" -> "data: x\ndata: ").
+        return ("data: " + data.replace("\n", "\ndata: ") + "\n\n").encode("utf-8")
+    except UnicodeEncodeError:
+        _refuse_unencodable({"data": data})
+
+
+def event_bytes(data: object, event: object, id: object, retry: object, comment: object) -> bytes:
+    """Validate the fields of one event and return its bytes, LF-terminated.
+
+    Fields are written in the order comment, id, event, data, retry (sse-starlette's order, so
+    that its users' snapshot tests keep passing). Raises `InvalidEventError` for a value the
+    format cannot carry and `TypeError` for a value of the wrong type; nothing is returned
+    unless every field is valid.
+    """
+    # Each present field becomes its line(s); the pieces are joined by one f-string at the end,
+    # which allocates once instead of once per field.
+    if comment is None:
+        comment_lines = ""
+    else:
+        if type(comment) is not str:
+            comment = _str_field("comment", comment)
+        if "\r" in comment:
+            comment = comment.replace("\r\n", "\n").replace("\r", "\n")
+        # Comments may span lines, like data: each line is its own comment line.
+        comment_lines = ": " + comment.replace("\n", "\n: ") + "\n"
+    if id is None:
+        id_line = ""
+    else:
+        if type(id) is not str:
+            id = _str_field("id", id)
+        # WHATWG: "If the field value does not contain U+0000 NULL, then set the last event ID
+        # buffer to the field value. Otherwise, ignore the field." A client would drop an id
+        # with NUL, and a line break would end the field early: refuse both, never strip.
+        if "\n" in id or "\r" in id or "\0" in id:
+            _refuse_id(id)
+        id_line = "id: " + id + "\n"
+    if event is None:
+        event_line = ""
+    else:
+        if type(event) is not str:
+            event = _str_field("event", event)
+        if "\n" in event or "\r" in event:
+            raise InvalidEventError("event", "must not contain a line break (CR or LF)")
+        event_line = "event: " + event + "\n"
+    if data is None:
+        data_lines = ""
+    else:
+        if type(data) is not str:
+            data = _str_field("data", data)
+        if "\r" in data:
+            data = data.replace("\r\n", "\n").replace("\r", "\n")
+        data_lines = "data: " + data.replace("\n", "\ndata: ") + "\n"
+    if retry is None:
+        retry_line = ""
+    else:
+        if type(retry) is not int:
+            retry = _int_retry(retry)
+        if retry < 0:
+            raise InvalidEventError("retry", f"must be >= 0 milliseconds, got {retry}")
+        retry_line = f"retry: {retry}\n"
+    try:
+        return f"{comment_lines}{id_line}{event_line}{data_lines}{retry_line}\n".encode()
+    except UnicodeEncodeError:
+        _refuse_unencodable({"comment": comment, "id": id, "event": event, "data": data})
+
+
+def _str_field(field: str, value: object) -> str:
+    if isinstance(value, str):
+        return str(value)  # a str subclass (a StrEnum member, say) is written as its text
+    raise TypeError(f"the {field!r} field must be a str or None, not {type(value).__name__}")
+
+
+def _int_retry(value: object) -> int:
+    # `bool` is an `int` subclass, but `retry=True` is a bug, never a delay.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)  # an IntEnum member is written as its number
+    raise TypeError(f"the 'retry' field must be an int or None, not {type(value).__name__}")
+
+
+def _refuse_id(value: str) -> NoReturn:
+    if "\0" in value:
+        raise InvalidEventError("id", "must not contain NUL (clients ignore such an id)")
+    raise InvalidEventError("id", "must not contain a line break (CR or LF)")
+
+
+def _refuse_unencodable(fields: dict[str, object]) -> NoReturn:
+    # Output is UTF-8 (SPEC invariant 7). Only a lone surrogate cannot be encoded; find the
+    # field that holds it, so that the error names it.
+    for field, value in fields.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidEventError(
+                    field,
+                    f"character {value[exc.start]!r} at index {exc.start} cannot be encoded as "
+                    "UTF-8 (a lone surrogate)",
+                ) from None
+    raise AssertionError("unreachable: no field failed to encode")  # pragma: no cover

@@ -1,0 +1,205 @@
+"""The encoder: SPEC's wire-format invariants as example tables; the round trip as a property."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from sse_core import (
+    EventEncoder,
+    EventParser,
+    InvalidEventError,
+    LineTerminator,
+    ParsedEvent,
+    ServerSentEvent,
+    encode,
+    encode_comment,
+    encode_many,
+)
+from sse_core import strategies as sse_st
+
+LINE_TERMINATORS: tuple[LineTerminator, ...] = ("\n", "\r\n", "\r")
+line_terminators = st.sampled_from(LINE_TERMINATORS)
+
+
+@dataclass(frozen=True)
+class WireCase:
+    id: str
+    item: Any
+    wire: bytes
+
+
+WIRE_CASES = (
+    WireCase("text", "hello", b"data: hello\n\n"),
+    WireCase("empty data is one empty data line", "", b"data: \n\n"),
+    WireCase("no data writes no data line", ServerSentEvent(id="7"), b"id: 7\n\n"),
+    WireCase("trailing LF kept", "x\n", b"data: x\ndata: \n\n"),
+    WireCase("CRLF and CR become lines", "a\r\nb\rc", b"data: a\ndata: b\ndata: c\n\n"),
+    WireCase("CR then LF is two breaks", "a\n\rb", b"data: a\ndata: \ndata: b\n\n"),
+    WireCase("U+2028 is not a line break", "a\u2028b", "data: a\u2028b\n\n".encode()),
+    WireCase("U+0085 is not a line break", "a\x85b", "data: a\x85b\n\n".encode()),
+    WireCase("VT and FF are not line breaks", "a\vb\fc", b"data: a\x0bb\x0cc\n\n"),
+    WireCase("leading space survives", " x", b"data:  x\n\n"),
+    WireCase("NUL in data passes", "a\0b", b"data: a\x00b\n\n"),
+    WireCase("astral character", "\U0001f600", "data: \U0001f600\n\n".encode()),
+    WireCase(
+        "field order: comment, id, event, data, retry",
+        ServerSentEvent("d", event="e", id="i", retry=5, comment="c"),
+        b": c\nid: i\nevent: e\ndata: d\nretry: 5\n\n",
+    ),
+    WireCase("multi-line comment", ServerSentEvent(comment="a\r\nb"), b": a\n: b\n\n"),
+    WireCase("empty id resets the last id", ServerSentEvent("x", id=""), b"id: \ndata: x\n\n"),
+    WireCase("retry zero", ServerSentEvent(retry=0), b"retry: 0\n\n"),
+    WireCase("empty event", ServerSentEvent(), b"\n"),
+    WireCase("mapping", {"data": "x", "event": "e"}, b"event: e\ndata: x\n\n"),
+    WireCase("mapping with JSON data", {"data": {"a": [1, 2]}}, b'data: {"a":[1,2]}\n\n'),
+    WireCase("mapping without data", {"id": "3"}, b"id: 3\n\n"),
+    WireCase("JSON list", [1, "é", None], 'data: [1,"é",null]\n\n'.encode()),
+    WireCase("JSON number", 1.5, b"data: 1.5\n\n"),
+    WireCase("bytes pass through", b"data: raw\n\n", b"data: raw\n\n"),
+    WireCase("memoryview passes through", memoryview(b": x\n\n"), b": x\n\n"),
+)
+
+
+@pytest.mark.parametrize("case", WIRE_CASES, ids=[case.id for case in WIRE_CASES])
+def test_wire_bytes(case: WireCase) -> None:
+    assert encode(case.item) == case.wire
+
+
+@pytest.mark.parametrize("line_terminator", LINE_TERMINATORS, ids=repr)
+def test_line_terminator_replaces_every_line_end(line_terminator: LineTerminator) -> None:
+    event = ServerSentEvent("a\nb", event="e", comment="c")
+    wire = encode(event, line_terminator=line_terminator)
+    assert wire == b": c\nevent: e\ndata: a\ndata: b\n\n".replace(b"\n", line_terminator.encode())
+
+
+def test_bytes_are_never_rewritten_for_another_line_terminator() -> None:
+    assert encode(b"data: x\n\n", line_terminator="\r\n") == b"data: x\n\n"
+
+
+def test_unknown_line_terminator_is_refused() -> None:
+    with pytest.raises(ValueError, match="line_terminator"):
+        EventEncoder(line_terminator="\n\n")  # type: ignore[arg-type]
+
+
+def test_none_item_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="None"):
+        encode(None)
+
+
+def test_unknown_mapping_key_is_named() -> None:
+    with pytest.raises(TypeError, match="'user'"):
+        encode({"data": "x", "user": "alice"})
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"data": "x", "id": "a\nb"}, "id"),
+        ({"event": "a\rb"}, "event"),
+        ({"retry": -1}, "retry"),
+        ("lone \ud800 surrogate", "data"),
+        ({"comment": "\udfff"}, "comment"),
+        ({"data": math.nan}, "data"),
+        ([math.inf], "data"),
+    ],
+)
+def test_invalid_items_name_the_field(item: Any, field: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        encode(item)
+    assert caught.value.field == field
+    assert repr(field) in str(caught.value)
+
+
+def test_unserializable_data_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode(object())
+
+
+def test_circular_data_is_a_clear_error() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(InvalidEventError, match="circular"):
+        encode(loop)
+
+
+def test_pluggable_json_serializer_may_return_bytes() -> None:
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, indent=1).encode()
+
+    wire = encode({"data": {"a": 1}}, json_dumps=dumps)
+    assert wire == b'data: {\ndata:  "a": 1\ndata: }\n\n'
+    assert EventParser().feed(wire) == [ParsedEvent("message", '{\n "a": 1\n}', "")]
+
+
+def test_json_serializer_returning_neither_str_nor_bytes_is_refused() -> None:
+    def dumps(value: Any) -> Any:
+        return 1
+
+    with pytest.raises(TypeError, match="json_dumps"):
+        encode([1], json_dumps=dumps)
+
+
+def test_pydantic_model_is_serialized_by_pydantic() -> None:
+    class Point(BaseModel):
+        x: int
+        label: str
+
+    assert encode(Point(x=1, label="é")) == 'data: {"x":1,"label":"é"}\n\n'.encode()
+
+
+def test_comment_helper() -> None:
+    assert encode_comment("ping") == b": ping\n\n"
+    assert encode_comment("a\nb", line_terminator="\r\n") == b": a\r\n: b\r\n\r\n"
+    assert EventParser().feed(encode_comment("ping")) == []
+
+
+def test_encode_many_is_the_concatenation() -> None:
+    items = ["a", ServerSentEvent(id="1"), {"data": "b"}]
+    assert encode_many(items) == b"".join(encode(item) for item in items)
+
+
+def expected_events(events: list[ServerSentEvent]) -> tuple[list[ParsedEvent], str, int | None]:
+    """What a spec-compliant client receives from these events (SPEC invariants 1-3)."""
+    received: list[ParsedEvent] = []
+    last_id = ""
+    retry: int | None = None
+    for event in events:
+        if event.id is not None:
+            last_id = event.id
+        if event.retry is not None:
+            retry = event.retry
+        if event.data is not None:
+            data = event.data.replace("\r\n", "\n").replace("\r", "\n")
+            received.append(ParsedEvent(event.event or "message", data, last_id))
+    return received, last_id, retry
+
+
+@settings(max_examples=300)
+@given(events=sse_st.events_lists(), line_terminator=line_terminators, data=st.data())
+def test_round_trip_under_every_chunking(
+    events: list[ServerSentEvent], line_terminator: LineTerminator, data: st.DataObject
+) -> None:
+    wire = encode_many(events, line_terminator=line_terminator)
+    parser = EventParser()
+    received: list[ParsedEvent] = []
+    for chunk in data.draw(sse_st.chunkings(wire)):
+        received += parser.feed(chunk)
+    assert (received, parser.last_event_id, parser.retry) == expected_events(events)
+
+
+@given(event=sse_st.events())
+def test_event_wire_is_what_encode_returns(event: ServerSentEvent) -> None:
+    assert event.wire == encode(event) == encode(event.replace())
+
+
+@given(text=sse_st.event_data)
+def test_text_and_event_with_that_data_encode_alike(text: str) -> None:
+    assert encode(text) == encode(ServerSentEvent(text)) == encode({"data": text})

@@ -1,0 +1,33 @@
+"""Fixtures for the sse_core tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from support.node import (
+    EventSourceParserWorker,
+    NodeUnavailable,
+    start_eventsource_parser_worker,
+    unavailable,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(scope="session")
+def eventsource_parser() -> Iterator[EventSourceParserWorker]:
+    """One eventsource-parser@3 worker on Node for the whole session.
+
+    Skipped when node/npm are missing or the npm install fails; in CI that is a failure.
+    """
+    try:
+        worker = start_eventsource_parser_worker()
+    except NodeUnavailable as exc:
+        unavailable(str(exc))
+    try:
+        yield worker
+    finally:
+        # Terminate, wait (bounded), kill the process group if it is still alive.
+        worker.stop()

@@ -203,3 +203,17 @@ def test_event_wire_is_what_encode_returns(event: ServerSentEvent) -> None:
 @given(text=sse_st.event_data)
 def test_text_and_event_with_that_data_encode_alike(text: str) -> None:
     assert encode(text) == encode(ServerSentEvent(text)) == encode({"data": text})
+
+
+def test_objects_that_know_their_event_are_encoded_as_that_event() -> None:
+    class Tick:
+        def to_server_sent_event(self) -> ServerSentEvent:
+            return ServerSentEvent("tick", event="clock")
+
+    class Broken:
+        def to_server_sent_event(self) -> str:
+            return "not an event"
+
+    assert encode(Tick()) == b"event: clock\ndata: tick\n\n"
+    with pytest.raises(TypeError, match=r"Broken\.to_server_sent_event"):
+        encode(Broken())

@@ -13,7 +13,7 @@ __all__ = [
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
-from ._event import ServerSentEvent, SupportsServerSentEvent
+from ._event import ServerSentEvent
 from ._json import JSONDumps, to_json_text
 from ._wire import event_bytes, text_event_bytes
 
@@ -51,8 +51,17 @@ def _item_bytes(item: Any, json_dumps: JSONDumps | None) -> bytes:
         return text_event_bytes(str(item))
     if isinstance(item, Mapping):
         return _mapping_bytes(item, json_dumps)
-    if isinstance(item, SupportsServerSentEvent):
-        return item.to_server_sent_event()._fields[5]
+    # Duck-typed rather than isinstance(item, SupportsServerSentEvent): a runtime protocol check
+    # costs microseconds, and every JSON payload below would pay it.
+    to_event = getattr(item, "to_server_sent_event", None)
+    if to_event is not None:
+        event = to_event()
+        if not isinstance(event, ServerSentEvent):
+            raise TypeError(
+                f"{type(item).__name__}.to_server_sent_event() returned "
+                f"{type(event).__name__}, not a ServerSentEvent"
+            )
+        return event._fields[5]
     if item is None:
         raise TypeError(
             "cannot encode None as an event: yield ServerSentEvent() for an empty event, "

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from support.oracle import ClientView, expected_client_view
 
 from sse_core import (
     EventEncoder,
@@ -166,22 +167,6 @@ def test_encode_many_is_the_concatenation() -> None:
     assert encode_many(items) == b"".join(encode(item) for item in items)
 
 
-def expected_events(events: list[ServerSentEvent]) -> tuple[list[ParsedEvent], str, int | None]:
-    """What a spec-compliant client receives from these events (SPEC invariants 1-3)."""
-    received: list[ParsedEvent] = []
-    last_id = ""
-    retry: int | None = None
-    for event in events:
-        if event.id is not None:
-            last_id = event.id
-        if event.retry is not None:
-            retry = event.retry
-        if event.data is not None:
-            data = event.data.replace("\r\n", "\n").replace("\r", "\n")
-            received.append(ParsedEvent(event.event or "message", data, last_id))
-    return received, last_id, retry
-
-
 @settings(max_examples=300)
 @given(events=sse_st.events_lists(), line_terminator=line_terminators, data=st.data())
 def test_round_trip_under_every_chunking(
@@ -192,7 +177,7 @@ def test_round_trip_under_every_chunking(
     received: list[ParsedEvent] = []
     for chunk in data.draw(sse_st.chunkings(wire)):
         received += parser.feed(chunk)
-    assert (received, parser.last_event_id, parser.retry) == expected_events(events)
+    assert ClientView(received, parser.last_event_id, parser.retry) == expected_client_view(events)
 
 
 @given(event=sse_st.events())

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.oracle import expected_client_view
 
 from sse_core import EventParser, LineTerminator, ParsedEvent, ServerSentEvent, encode_many
 from sse_core import strategies as sse_st
@@ -54,18 +55,8 @@ def expected_outcome(
     With `ids_without_data_count=False`, an id in an event without data is ignored, as
     eventsource-parser ignores it (see the module docstring).
     """
-    dispatched: list[ParsedEvent] = []
-    last_event_id = ""
-    retry: int | None = None
-    for event in events:
-        if event.id is not None and (ids_without_data_count or event.data is not None):
-            last_event_id = event.id
-        if event.retry is not None:
-            retry = event.retry
-        if event.data is not None:
-            data = event.data.replace("\r\n", "\n").replace("\r", "\n")
-            dispatched.append(ParsedEvent(event.event or "message", data, last_event_id))
-    return Outcome(dispatched, retry)
+    view = expected_client_view(events, ids_without_data_count=ids_without_data_count)
+    return Outcome(view.events, view.retry)
 
 
 def as_js_number(value: int | None) -> int | None:

@@ -7,29 +7,20 @@ at the same characters: one pass instead of two is what keeps encoding fast.
 
 from __future__ import annotations
 
-__all__ = ["event_bytes", "normalize_line_breaks", "text_event_bytes"]
+__all__ = ["event_bytes", "text_event_bytes"]
 
 from typing import NoReturn
 
 from ._errors import InvalidEventError
 
 
-def normalize_line_breaks(text: str) -> str:
-    """Turn CRLF and lone CR into LF, so that LF is the only line break left.
-
-    WHATWG: lines end with "a U+000D CARRIAGE RETURN U+000A LINE FEED (CRLF) character pair, a
-    single U+000A LINE FEED (LF) character not preceded by a U+000D CARRIAGE RETURN (CR)
-    character, and a single U+000D CARRIAGE RETURN (CR) character not followed by a U+000A LINE
-    FEED (LF) character". Exactly those three, never `str.splitlines()`, which also breaks on
-    U+2028, U+0085, \\v, \\f and others that the format carries as ordinary characters.
-    """
-    if "\r" in text:
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
-
-
 def text_event_bytes(data: str) -> bytes:
     """The bytes of an event whose only field is `data` (which must be a `str`)."""
+    # WHATWG: lines end with "a U+000D CARRIAGE RETURN U+000A LINE FEED (CRLF) character pair,
+    # a single U+000A LINE FEED (LF) character not preceded by a U+000D CARRIAGE RETURN (CR)
+    # character, and a single U+000D CARRIAGE RETURN (CR) character not followed by a U+000A
+    # LINE FEED (LF) character". Exactly those three become LF here (never str.splitlines(),
+    # which also breaks on U+2028, U+0085, \v, \f ...); every LF then starts a new data line.
     if "\r" in data:
         data = data.replace("\r\n", "\n").replace("\r", "\n")
     try:

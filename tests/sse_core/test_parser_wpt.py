@@ -452,9 +452,11 @@ def test_buffer_limit_keeps_events_completed_in_the_same_feed() -> None:
 
 def test_buffer_limit_counts_an_events_data_across_lines() -> None:
     parser = EventParser(max_buffer_size=32)
-    with pytest.raises(BufferLimitExceeded):  # noqa: PT012
-        for _ in range(10):
-            parser.feed(b"data: 1234\n")
+    # Each line adds "1234" plus its LF to the event's data: the seventh goes past 32.
+    for _ in range(6):
+        assert parser.feed(b"data: 1234\n") == []
+    with pytest.raises(BufferLimitExceeded):
+        parser.feed(b"data: 1234\n")
     with pytest.raises(RuntimeError):
         parser.feed(b"\n")
 

@@ -1,7 +1,34 @@
-"""Server-Sent Events for Starlette, built on sse_core.
+"""Server-Sent Events for Starlette, built on sse_core: a drop-in for sse-starlette's API.
 
-The response class and its helpers arrive with their own issue; until then this package only
-carries its metadata so that the workspace, its lock file and its wheel exist.
+>>> from starlette.applications import Starlette
+>>> from starlette.routing import Route
+>>> from sse_starlette_binding import EventSourceResponse
+>>> async def ticks(request):
+...     async def stream():
+...         for n in range(3):
+...             yield {"event": "tick", "data": n}
+...     return EventSourceResponse(stream())
+>>> app = Starlette(routes=[Route("/ticks", ticks)])
+
+Every byte on the wire is written by sse_core. `testing` holds clients that read an app's events
+back, in process or over HTTP.
 """
 
-__all__: list[str] = []
+from ._compat import JSONServerSentEvent, ServerSentEvent
+from ._errors import EventStreamError, SendTimeoutError
+from ._request import last_event_id
+from ._response import Content, EventSourceResponse
+from ._shutdown import notify_shutdown
+
+__all__ = [
+    "Content",
+    "EventSourceResponse",
+    "EventStreamError",
+    "JSONServerSentEvent",
+    "SendTimeoutError",
+    "ServerSentEvent",
+    "last_event_id",
+    "notify_shutdown",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,111 @@
+"""Telling open streams that the server process is shutting down.
+
+No ASGI server tells a streaming response about shutdown: uvicorn waits for open streams to end
+by themselves (forever, by default), granian likewise, and hypercorn cancels them after its
+graceful timeout. What the servers do share is the signal: SIGTERM or SIGINT arrives, and the
+handler the server installed starts its shutdown.
+
+So when a stream starts on the main thread, this module chains its own handler in front of the
+server's Python-level handler (installed at that moment, not at import time, and never over
+`SIG_DFL` or `SIG_IGN`, which no server uses). The handler notifies the streams that are open at
+that moment, each on its own event loop, and then calls the server's handler unchanged. There is
+no state that outlives the signal: a stream opened after a shutdown is not affected by it, and
+several loops, threads and servers in one process each hear only about their own streams.
+
+Streams running in a process that never receives the signal (hypercorn's workers are told
+through a multiprocessing event) are stopped by the server's own graceful timeout instead, by
+cancellation, which runs the same cleanup.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ShutdownListener", "notify_shutdown"]
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Final, TypeAlias
+
+_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+
+_SignalHandler: TypeAlias = Callable[[int, FrameType | None], object]
+_Schedule: TypeAlias = Callable[[Callable[[], object]], object]
+
+_listeners_lock = threading.Lock()
+_listeners: set[ShutdownListener] = set()
+
+
+class ShutdownListener:
+    """One open stream's registration: `callback` runs on the stream's own event loop."""
+
+    __slots__ = ("_callback", "_schedule")
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self._callback = callback
+        self._schedule = _current_loop_scheduler()
+        _chain_signal_handlers()
+        with _listeners_lock:
+            _listeners.add(self)
+
+    def close(self) -> None:
+        """Stop listening; idempotent."""
+        with _listeners_lock:
+            _listeners.discard(self)
+
+    def _notify(self) -> None:
+        # A RuntimeError means that stream's event loop has closed: nothing left to tell.
+        with contextlib.suppress(RuntimeError):
+            self._schedule(self._callback)
+
+
+def notify_shutdown() -> None:
+    """Tell every open stream in this process that the server is shutting down.
+
+    The signal handler calls this; call it yourself when your process stops serving by some
+    other route (an embedded server, a test). Each stream then sets its `shutdown_event`, gives
+    its producer `shutdown_grace_period` seconds, stops it, and completes its response.
+    """
+    with _listeners_lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener._notify()
+
+
+def _current_loop_scheduler() -> _Schedule:
+    # A signal handler runs between two bytecodes of the main thread, perhaps in the middle of
+    # the event loop's own code, and other loops may live in other threads: the only safe way
+    # to reach a loop from there is its thread-safe "call soon" entry.
+    try:
+        return asyncio.get_running_loop().call_soon_threadsafe
+    except RuntimeError:
+        pass
+    # anyio runs on asyncio or trio: not asyncio, so trio is installed and running.
+    import trio  # noqa: PLC0415 (trio is optional: imported only by those who run it)
+
+    return trio.lowlevel.current_trio_token().run_sync_soon
+
+
+class _ChainedHandler:
+    """Notifies the open streams, then runs the handler that was installed before it."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self, previous: _SignalHandler) -> None:
+        self.previous = previous
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        notify_shutdown()
+        self.previous(signum, frame)
+
+
+def _chain_signal_handlers() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers, and only it receives signals
+    for signum in _SIGNALS:
+        current = signal.getsignal(signum)
+        # SIG_DFL, SIG_IGN and None (a handler set outside Python) are not ours to wrap.
+        if callable(current) and not isinstance(current, _ChainedHandler):
+            signal.signal(signum, _ChainedHandler(current))

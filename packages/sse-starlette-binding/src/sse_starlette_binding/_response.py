@@ -12,6 +12,11 @@ How one response is delivered, and why it is built this way:
 - While nothing is pending, the sender waits in ``receive()`` for the client to go away, with a
   deadline at which the keep-alive ping is due. The producer wakes it by cancelling that wait.
   So there is no ping task, no disconnect-polling task and no queue between tasks.
+- That wait relies on what ASGI servers do (uvicorn, hypercorn and granian alike): a
+  ``receive()`` can be cancelled without losing a message, and returns a message that is already
+  there without waiting; so the client going away is noticed even while the producer keeps
+  waking the sender. A ``send()`` that raises `OSError` (ASGI 2.4) also counts as the client
+  going away.
 - The pending buffer is bounded: a producer that gets ahead of a slow client waits for it, so
   memory stays bounded, and a producer that never awaits anything still yields to the event
   loop each time the buffer fills, so it cannot starve other connections.
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import anyio
 import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream
 from starlette.responses import Response
 
 from sse_core import EventEncoder, JSONDumps, LineTerminator
@@ -279,6 +285,8 @@ class _Delivery:
             try:
                 async for item in content:
                     self.push(response.encode_item(item))
+                    if isinstance(content, MemoryObjectReceiveStream):
+                        self.take_backlog(content)
                     if self.pending_size >= _PENDING_LIMIT:
                         self.room = anyio.Event()
                         await self.room.wait()
@@ -288,6 +296,17 @@ class _Delivery:
                 await self.close_content(content)
                 self.producer_done = True
                 self.wake_sender()
+
+    def take_backlog(self, stream: MemoryObjectReceiveStream[Any]) -> None:
+        # Every receive() from a memory stream yields to the event loop, even when items are
+        # waiting, which would send each one on its own. Items already in the stream's buffer
+        # are ready now: take them without waiting, up to the pending limit.
+        while self.pending_size < _PENDING_LIMIT:
+            try:
+                item = stream.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                return
+            self.push(self.response.encode_item(item))
 
     def push(self, chunk: bytes) -> None:
         self.pending.append(chunk)
@@ -366,13 +385,14 @@ class _Delivery:
                 # A cancel scope costs microseconds per write: only pay for it when asked to.
                 with anyio.move_on_after(timeout) as scope:
                     await self.send(message)
-                if scope.cancelled_caught:
-                    raise SendTimeoutError(
-                        f"the client did not take {len(body)} bytes within {timeout} seconds"
-                    )
         except OSError:
             # ASGI 2.4 servers may raise OSError from send() once the client is gone.
             await self.on_disconnect({"type": "http.disconnect"})
+        else:
+            if timeout is not None and scope.cancelled_caught:
+                raise SendTimeoutError(
+                    f"the client did not take {len(body)} bytes within {timeout} seconds"
+                )
         self.writing = False
         self.last_write = anyio.current_time()
 

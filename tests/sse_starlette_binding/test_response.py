@@ -1,0 +1,644 @@
+"""EventSourceResponse called directly as an ASGI app, under asyncio and trio.
+
+Each test drives the response with a scripted `receive` and a recording `send`, so it can see
+every ASGI message (how many body messages, whether the response was completed) and decide
+exactly when the client "disconnects". Real servers are exercised in test_servers.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from sse_core import EventParser, ParsedEvent
+from sse_core import ServerSentEvent as CoreEvent
+from sse_starlette_binding import (
+    EventSourceResponse,
+    JSONServerSentEvent,
+    SendTimeoutError,
+    ServerSentEvent,
+    notify_shutdown,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+    from starlette.types import Message
+
+pytestmark = pytest.mark.parametrize("backend", ["asyncio", "trio"])
+
+LIMIT = 5.0  # seconds any single scenario may take before it counts as hung
+
+
+class Client:
+    """A scripted ASGI client: records what the response sends, disconnects on demand."""
+
+    def __init__(self, *, method: str = "GET", scope_type: str = "http") -> None:
+        self.scope: dict[str, Any] = {"type": scope_type, "method": method, "headers": []}
+        self.messages: list[Message] = []
+        self.disconnect_now = anyio.Event()
+        self.body_arrived = anyio.Event()
+
+    async def receive(self) -> Message:
+        # Like uvicorn and hypercorn: a message that is already there is returned without
+        # waiting, so the response's wake-ups (which cancel this wait) cannot starve it.
+        if not self.disconnect_now.is_set():
+            await self.disconnect_now.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        self.messages.append(message)
+        if message["type"].endswith("http.response.body") and message["body"]:
+            self.body_arrived.set()
+
+    async def run(self, response: EventSourceResponse) -> None:
+        with anyio.fail_after(LIMIT):
+            await response(self.scope, self.receive, self.send)
+
+    @property
+    def bodies(self) -> list[bytes]:
+        return [m["body"] for m in self.messages if m["type"].endswith("http.response.body")]
+
+    @property
+    def raw(self) -> bytes:
+        return b"".join(self.bodies)
+
+    @property
+    def completed(self) -> bool:
+        last = self.messages[-1]
+        return last["type"].endswith("http.response.body") and not last.get("more_body", False)
+
+    def events(self) -> list[ParsedEvent]:
+        return EventParser().feed(self.raw)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        start = self.messages[0]
+        return {name.decode(): value.decode() for name, value in start["headers"]}
+
+
+def run(backend: str, scenario: Callable[[], Awaitable[None]]) -> None:
+    anyio.run(scenario, backend=backend)
+
+
+async def finite(*items: Any) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+# Wire format and headers
+
+
+def test_items_are_written_with_sse_starlettes_separator_and_field_order(backend: str) -> None:
+    client = Client()
+
+    async def scenario() -> None:
+        items = [
+            "plain text",
+            {"event": "update", "id": "7", "data": {"n": 1}, "retry": 1000},
+            ServerSentEvent("a\nb", event="multi", comment="note"),
+            JSONServerSentEvent({"ok": True}),
+            CoreEvent("core"),
+            b"data: pre-encoded\r\n\r\n",
+        ]
+        await client.run(EventSourceResponse(finite(*items), ping=0))
+
+    run(backend, scenario)
+    assert client.raw == (
+        b"data: plain text\r\n\r\n"
+        b'id: 7\r\nevent: update\r\ndata: {"n":1}\r\nretry: 1000\r\n\r\n'
+        b": note\r\nevent: multi\r\ndata: a\r\ndata: b\r\n\r\n"
+        b'data: {"ok":true}\r\n\r\n'
+        b"data: core\r\n\r\n"
+        b"data: pre-encoded\r\n\r\n"
+    )
+    assert client.completed
+
+
+def test_the_streams_separator_wins_over_an_events_own(backend: str) -> None:
+    client = Client()
+
+    async def scenario() -> None:
+        event = ServerSentEvent("x\ny", sep="\r\n")
+        await client.run(EventSourceResponse(finite(event, "z"), sep="\n", ping=0))
+
+    run(backend, scenario)
+    assert client.raw == b"data: x\ndata: y\n\ndata: z\n\n"
+
+
+def test_headers_suit_an_event_stream_and_cache_control_can_be_overridden(backend: str) -> None:
+    default, custom = Client(), Client()
+
+    async def scenario() -> None:
+        await default.run(EventSourceResponse(finite("x"), ping=0))
+        headers = {"cache-control": "public, max-age=5", "X-Custom": "1"}
+        await custom.run(EventSourceResponse(finite("x"), ping=0, headers=headers))
+
+    run(backend, scenario)
+    assert default.headers == {
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+        "content-type": "text/event-stream; charset=utf-8",
+    }
+    assert custom.headers["cache-control"] == "public, max-age=5"
+    assert custom.headers["x-custom"] == "1"
+    assert "connection" not in custom.headers  # hop-by-hop: forbidden in HTTP/2
+
+
+def test_head_sends_headers_only_and_never_starts_the_producer(backend: str) -> None:
+    client = Client(method="HEAD")
+    started = []
+
+    async def endless() -> AsyncIterator[str]:
+        started.append(True)
+        while True:
+            yield "x"
+            await anyio.sleep(1)
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(endless()))
+
+    run(backend, scenario)
+    assert not started
+    assert client.bodies == [b""]
+    assert client.completed
+    assert client.headers["content-type"] == "text/event-stream; charset=utf-8"
+
+
+def test_a_websocket_scope_gets_a_denial_response(backend: str) -> None:
+    client = Client(scope_type="websocket")
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(finite("x"), ping=0, status_code=403))
+
+    run(backend, scenario)
+    assert [m["type"] for m in client.messages] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+        "websocket.http.response.body",
+    ]
+    assert client.messages[0]["status"] == 403
+
+
+# Coalescing and flow
+
+
+def test_events_ready_together_leave_in_one_body_message(backend: str) -> None:
+    client = Client()
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(finite(*map(str, range(100))), ping=0))
+
+    run(backend, scenario)
+    assert client.bodies == [b"".join(b"data: %d\r\n\r\n" % n for n in range(100)), b""]
+
+
+def test_a_memory_stream_backlog_leaves_in_one_body_message(backend: str) -> None:
+    client = Client()
+
+    async def scenario() -> None:
+        sender, receiver = anyio.create_memory_object_stream[str](100)
+        with sender:
+            for n in range(100):
+                sender.send_nowait(str(n))
+        await client.run(EventSourceResponse(receiver, ping=0))
+
+    run(backend, scenario)
+    assert len(client.bodies) == 2
+    assert len(client.events()) == 100
+
+
+def test_a_ready_event_is_sent_while_the_producer_waits_for_the_next(backend: str) -> None:
+    client = Client()
+
+    async def producer() -> AsyncIterator[str]:
+        yield "first"
+        # The next event depends on the client having seen the first: if the response held
+        # "first" back to batch it with more, this would wait until the scenario times out.
+        await client.body_arrived.wait()
+        yield "second"
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(producer(), ping=0))
+
+    run(backend, scenario)
+    assert client.bodies == [b"data: first\r\n\r\n", b"data: second\r\n\r\n", b""]
+
+
+def test_a_producer_far_ahead_of_the_client_is_held_to_bounded_writes(backend: str) -> None:
+    client = Client()
+    event = "x" * 1000
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(finite(*[event] * 1000), ping=0))
+
+    run(backend, scenario)
+    sizes = [len(body) for body in client.bodies]
+    assert sum(sizes) == 1000 * len(b"data: \r\n\r\n" + event.encode())
+    assert len(sizes) > 10
+    assert max(sizes) <= 64 * 1024 + 1010
+
+
+def test_a_producer_that_never_awaits_does_not_starve_other_tasks(backend: str) -> None:
+    client = Client()
+    ticks = []
+
+    async def greedy() -> AsyncIterator[str]:
+        while True:
+            yield "x" * 100
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(anyio.current_time())
+            await anyio.sleep(0.01)
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ticker)
+            tg.start_soon(client.run, EventSourceResponse(greedy(), ping=0))
+            await anyio.sleep(0.3)
+            client.disconnect_now.set()
+            await anyio.sleep(0.05)
+            tg.cancel_scope.cancel()
+
+    run(backend, scenario)
+    assert len(ticks) >= 10
+    assert client.completed
+
+
+# Producers of every kind
+
+
+def test_a_sync_generator_runs_in_a_worker_thread_and_is_closed_on_disconnect(
+    backend: str,
+) -> None:
+    client = Client()
+    threads: list[threading.Thread] = []
+    closed = threading.Event()
+
+    def blocking() -> Iterator[str]:
+        threads.append(threading.current_thread())
+        try:
+            while True:
+                yield "tick"
+                closed.wait(0.02)  # a blocking call: fine in a worker thread
+        finally:
+            closed.set()
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run, EventSourceResponse(blocking(), ping=0))
+            await client.body_arrived.wait()
+            client.disconnect_now.set()
+
+    run(backend, scenario)
+    assert threads[0] is not threading.main_thread()
+    assert closed.is_set()
+    assert client.completed
+
+
+def test_push_model_with_a_data_sender_and_a_memory_stream(backend: str) -> None:
+    client = Client()
+
+    async def scenario() -> None:
+        sender, receiver = anyio.create_memory_object_stream[dict[str, Any]](10)
+
+        async def push() -> None:
+            async with sender:
+                for n in range(3):
+                    await sender.send({"event": "n", "data": n})
+                    await anyio.sleep(0.01)
+
+        await client.run(EventSourceResponse(receiver, data_sender_callable=push, ping=0))
+
+    run(backend, scenario)
+    assert [(e.event, e.data) for e in client.events()] == [("n", "0"), ("n", "1"), ("n", "2")]
+    assert client.completed
+
+
+def test_content_that_is_not_iterable_is_refused_up_front(backend: str) -> None:
+    del backend
+    with pytest.raises(TypeError, match="content must be an iterable"):
+        EventSourceResponse(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not str"):
+        EventSourceResponse("data: x\n\n")
+
+
+# Disconnect
+
+
+def test_disconnect_cancels_the_producer_runs_cleanup_and_the_close_handler_once(
+    backend: str,
+) -> None:
+    client = Client()
+    cleanups: list[str] = []
+    handled: list[Message] = []
+
+    async def endless() -> AsyncIterator[str]:
+        try:
+            while True:
+                yield "tick"
+                await anyio.sleep(0.01)
+        finally:
+            cleanups.append("done")
+
+    async def on_close(message: Message) -> None:
+        handled.append(message)
+
+    async def scenario() -> None:
+        response = EventSourceResponse(endless(), ping=0, client_close_handler_callable=on_close)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run, response)
+            await client.body_arrived.wait()
+            client.disconnect_now.set()
+
+    run(backend, scenario)
+    assert cleanups == ["done"]
+    assert handled == [{"type": "http.disconnect"}]
+    assert client.completed
+
+
+def test_disconnect_is_noticed_while_the_producer_is_idle(backend: str) -> None:
+    client = Client()
+    cleanups: list[str] = []
+
+    async def idle() -> AsyncIterator[str]:
+        try:
+            yield "hello"
+            await anyio.sleep_forever()
+        finally:
+            cleanups.append("done")
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run, EventSourceResponse(idle(), ping=0))
+            await client.body_arrived.wait()
+            client.disconnect_now.set()
+
+    run(backend, scenario)
+    assert cleanups == ["done"]
+
+
+# Errors
+
+
+def test_a_producer_error_is_logged_and_the_response_completed(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+
+    async def failing() -> AsyncIterator[str]:
+        yield "before"
+        raise RuntimeError("database went away")
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(failing(), ping=0))
+
+    with caplog.at_level(logging.ERROR, logger="sse_starlette_binding"):
+        run(backend, scenario)
+    assert client.raw == b"data: before\r\n\r\n"
+    assert client.completed
+    [record] = caplog.records
+    assert record.exc_info is not None
+    assert "database went away" in str(record.exc_info[1])
+
+
+def test_on_producer_error_turns_the_error_into_a_last_event(backend: str) -> None:
+    client = Client()
+
+    async def failing() -> AsyncIterator[str]:
+        yield "before"
+        raise RuntimeError("boom")
+
+    def to_event(exc: Exception) -> ServerSentEvent:
+        return ServerSentEvent(str(exc), event="error")
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(failing(), ping=0, on_producer_error=to_event))
+
+    run(backend, scenario)
+    assert [(e.event, e.data) for e in client.events()] == [
+        ("message", "before"),
+        ("error", "boom"),
+    ]
+    assert client.completed
+
+
+def test_an_invalid_item_ends_the_stream_before_any_of_its_bytes(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+    cleanups: list[str] = []
+
+    async def producer() -> AsyncIterator[Any]:
+        try:
+            yield "fine"
+            yield {"id": "a\nb", "data": "injected"}
+            yield "never sent"
+        finally:
+            cleanups.append("done")
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(producer(), ping=0))
+
+    with caplog.at_level(logging.ERROR, logger="sse_starlette_binding"):
+        run(backend, scenario)
+    assert client.raw == b"data: fine\r\n\r\n"
+    assert cleanups == ["done"]
+    assert "invalid 'id' field" in str(caplog.records[0].exc_info[1])  # type: ignore[index]
+
+
+# Keep-alive
+
+
+def test_pings_fill_silences_and_events_reset_the_clock(backend: str) -> None:
+    client = Client()
+
+    async def slow() -> AsyncIterator[str]:
+        yield "one"
+        await anyio.sleep(0.25)
+        yield "two"
+        await anyio.sleep_forever()
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run, EventSourceResponse(slow(), ping=0.1))
+            await anyio.sleep(0.5)
+            client.disconnect_now.set()
+
+    run(backend, scenario)
+    kinds = ["ping" if body.startswith(b": ping - ") else body for body in client.bodies]
+    first, two = kinds.index(b"data: one\r\n\r\n"), kinds.index(b"data: two\r\n\r\n")
+    assert kinds[first + 1 : two] == ["ping", "ping"]
+    assert kinds[two + 1 : -1] in (["ping", "ping"], ["ping", "ping", "ping"])
+    assert client.completed
+
+
+def test_a_ping_message_factory_replaces_the_comment(backend: str) -> None:
+    client = Client()
+
+    async def idle() -> AsyncIterator[str]:
+        await anyio.sleep_forever()
+        yield "unreachable"
+
+    async def scenario() -> None:
+        response = EventSourceResponse(
+            idle(), ping=0.05, ping_message_factory=lambda: ServerSentEvent(comment="alive")
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run, response)
+            await client.body_arrived.wait()
+            client.disconnect_now.set()
+
+    run(backend, scenario)
+    assert client.bodies[0] == b": alive\r\n\r\n"
+
+
+# Slow clients
+
+
+def test_a_client_that_stops_reading_is_dropped_after_send_timeout(backend: str) -> None:
+    cleanups: list[str] = []
+    stuck = anyio.Event()
+
+    async def endless() -> AsyncIterator[str]:
+        try:
+            while True:
+                yield "x" * 1000
+                await anyio.sleep(0)
+        finally:
+            cleanups.append("done")
+
+    async def blocking_send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            await stuck.wait()  # the client's window is full and stays full
+
+    async def never_disconnects() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def scenario() -> None:
+        response = EventSourceResponse(endless(), ping=0, send_timeout=0.1)
+        with anyio.fail_after(LIMIT), pytest.raises(SendTimeoutError, match=r"within 0\.1 seconds"):
+            await response({"type": "http", "method": "GET"}, never_disconnects, blocking_send)
+
+    run(backend, scenario)
+    assert cleanups == ["done"]
+
+
+# Shutdown
+
+
+def test_shutdown_stops_every_open_stream_and_completes_its_response(backend: str) -> None:
+    clients = [Client() for _ in range(3)]
+    cleanups: list[int] = []
+
+    async def endless(n: int) -> AsyncIterator[str]:
+        try:
+            while True:
+                yield f"stream {n}"
+                await anyio.sleep(0.01)
+        finally:
+            cleanups.append(n)
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as tg:
+            for n, client in enumerate(clients):
+                tg.start_soon(client.run, EventSourceResponse(endless(n), ping=0))
+            for client in clients:
+                await client.body_arrived.wait()
+            notify_shutdown()
+
+    run(backend, scenario)
+    assert sorted(cleanups) == [0, 1, 2]
+    assert all(client.completed for client in clients)
+
+
+def test_cooperative_shutdown_lets_the_producer_say_goodbye(backend: str) -> None:
+    client = Client()
+
+    async def scenario() -> None:
+        shutting_down = anyio.Event()
+
+        async def polite() -> AsyncIterator[str]:
+            yield "hello"
+            await shutting_down.wait()
+            yield "goodbye"
+
+        response = EventSourceResponse(
+            polite(), ping=0, shutdown_event=shutting_down, shutdown_grace_period=5
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run, response)
+            await client.body_arrived.wait()
+            notify_shutdown()
+
+    run(backend, scenario)
+    assert [e.data for e in client.events()] == ["hello", "goodbye"]
+    assert client.completed
+
+
+def test_the_grace_period_ends_with_cancellation(backend: str) -> None:
+    client = Client()
+    cleanups: list[str] = []
+
+    async def stubborn() -> AsyncIterator[str]:
+        try:
+            yield "hello"
+            await anyio.sleep_forever()  # ignores the shutdown event
+        finally:
+            cleanups.append("done")
+
+    async def scenario() -> None:
+        response = EventSourceResponse(
+            stubborn(), ping=0, shutdown_event=anyio.Event(), shutdown_grace_period=0.1
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run, response)
+            await client.body_arrived.wait()
+            started = anyio.current_time()
+            notify_shutdown()
+        assert 0.1 <= anyio.current_time() - started < 1
+
+    run(backend, scenario)
+    assert cleanups == ["done"]
+    assert client.completed
+
+
+def test_a_shutdown_notice_after_the_stream_ended_changes_nothing(backend: str) -> None:
+    first, second = Client(), Client()
+
+    async def scenario() -> None:
+        await first.run(EventSourceResponse(finite("a"), ping=0))
+        notify_shutdown()
+        await second.run(EventSourceResponse(finite("b"), ping=0))
+
+    run(backend, scenario)
+    assert second.raw == b"data: b\r\n\r\n"
+    assert second.completed
+
+
+# Parameters
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"sep": "\n\n"}, ValueError, "sep must be one of"),
+        ({"ping": -1}, ValueError, "ping must be >= 0"),
+        ({"ping": "15"}, TypeError, "ping must be a number"),
+        ({"send_timeout": float("nan")}, ValueError, "send_timeout must be >= 0"),
+        ({"shutdown_grace_period": -0.5}, ValueError, "shutdown_grace_period must be >= 0"),
+        ({"cleanup_timeout": -1}, ValueError, "cleanup_timeout must be >= 0"),
+    ],
+)
+def test_bad_parameters_are_refused_with_their_name(
+    backend: str, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    del backend
+    with pytest.raises(error, match=message):
+        EventSourceResponse(finite(), **kwargs)

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 from starlette.responses import Response
@@ -351,8 +352,16 @@ class _Delivery:
     async def run_data_sender(self, data_sender: Callable[[], Awaitable[None]]) -> None:
         try:
             await data_sender()
-        except Exception:
-            logger.exception("data_sender_callable raised")
+        except Exception as exc:
+            # The content it feeds will never end now: end the stream as a producer error,
+            # once the producer has taken the events that were sent before the failure.
+            content = self.response.body_iterator
+            if isinstance(content, MemoryObjectReceiveStream):
+                while content.statistics().current_buffer_used and not self.producer_done:
+                    await anyio.lowlevel.checkpoint()
+                await anyio.lowlevel.checkpoint()  # an event handed over is pushed
+            self.report_producer_error(exc)
+            self.producer_scope.cancel()
 
     # The sender's side.
 

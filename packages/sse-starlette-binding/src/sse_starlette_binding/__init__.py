@@ -10,8 +10,8 @@
 ...     return EventSourceResponse(stream())
 >>> app = Starlette(routes=[Route("/ticks", ticks)])
 
-Every byte on the wire is written by sse_core. `testing` holds clients that read an app's events
-back, in process or over HTTP.
+Every byte on the wire is written by sse_core. `sse_starlette_binding.testing` holds clients that
+read an app's events back, in process or over HTTP, and never hang.
 """
 
 from ._compat import JSONServerSentEvent, ServerSentEvent

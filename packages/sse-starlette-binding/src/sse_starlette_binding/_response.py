@@ -245,12 +245,17 @@ class _Delivery:
         self.idle_scope: anyio.CancelScope | None = None
         # Set while the producer waits for the sender to take the pending bytes.
         self.room: anyio.Event | None = None
+        self.clock: Callable[[], float] = anyio.current_time
         self.last_write = 0.0
 
     async def run(self, start: Message) -> None:
-        await self.send(start)
-        self.last_write = anyio.current_time()
+        try:
+            await self.send(start)
+        except OSError:
+            return  # the client left before the response started: nothing to send or stop
         listener = ShutdownListener(self.on_shutdown)
+        self.clock = listener.clock
+        self.last_write = self.clock()
         send_timeout_error: SendTimeoutError | None = None
         try:
             async with anyio.create_task_group() as task_group:
@@ -403,7 +408,7 @@ class _Delivery:
                     f"the client did not take {len(body)} bytes within {timeout} seconds"
                 )
         self.writing = False
-        self.last_write = anyio.current_time()
+        self.last_write = self.clock()
 
     async def wait_for_work(self) -> None:
         ping_interval = self.response.ping_interval
@@ -417,7 +422,7 @@ class _Delivery:
                 await self.on_disconnect(message)
             # Anything else is a request body chunk: an event stream ignores the body.
             return
-        if not self.pending and not self.producer_done and anyio.current_time() >= deadline:
+        if not self.pending and not self.producer_done and self.clock() >= deadline:
             await self.write(self.response.ping_bytes())
 
     async def on_disconnect(self, message: Message) -> None:
@@ -442,7 +447,7 @@ class _Delivery:
         # The producer may finish by itself within the grace period (a farewell event, say);
         # after it, the delivery ends, which cancels the producer. A write stuck on a client
         # that stopped reading is cut at the same moment.
-        grace_end = anyio.current_time() + self.response.shutdown_grace_period
+        grace_end = self.clock() + self.response.shutdown_grace_period
         self.delivery_scope.deadline = min(self.delivery_scope.deadline, grace_end)
 
     async def complete(self) -> None:

@@ -33,19 +33,23 @@ _SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 
 _SignalHandler: TypeAlias = Callable[[int, FrameType | None], object]
 _Schedule: TypeAlias = Callable[[Callable[[], object]], object]
+_Clock: TypeAlias = Callable[[], float]
 
 _listeners_lock = threading.Lock()
 _listeners: set[ShutdownListener] = set()
 
 
 class ShutdownListener:
-    """One open stream's registration: `callback` runs on the stream's own event loop."""
+    """One open stream's registration: `callback` runs on the stream's own event loop.
 
-    __slots__ = ("_callback", "_schedule")
+    Create it inside the stream's task; `clock` is that loop's clock, for the callback's use.
+    """
+
+    __slots__ = ("_callback", "_schedule", "clock")
 
     def __init__(self, callback: Callable[[], object]) -> None:
         self._callback = callback
-        self._schedule = _current_loop_scheduler()
+        self._schedule, self.clock = _running_loop_entries()
         _chain_signal_handlers()
         with _listeners_lock:
             _listeners.add(self)
@@ -74,18 +78,20 @@ def notify_shutdown() -> None:
         listener._notify()
 
 
-def _current_loop_scheduler() -> _Schedule:
+def _running_loop_entries() -> tuple[_Schedule, _Clock]:
     # A signal handler runs between two bytecodes of the main thread, perhaps in the middle of
     # the event loop's own code, and other loops may live in other threads: the only safe way
-    # to reach a loop from there is its thread-safe "call soon" entry.
+    # to reach a loop from there is its thread-safe "call soon" entry. The callback then runs
+    # outside any task, where anyio cannot tell which loop is running, so it gets the loop's
+    # clock (the one anyio's deadlines use) too.
     try:
-        return asyncio.get_running_loop().call_soon_threadsafe
+        loop = asyncio.get_running_loop()
     except RuntimeError:
-        pass
-    # anyio runs on asyncio or trio: not asyncio, so trio is installed and running.
-    import trio  # noqa: PLC0415 (trio is optional: imported only by those who run it)
+        # anyio runs on asyncio or trio: not asyncio, so trio is installed and running.
+        import trio  # noqa: PLC0415 (trio is optional: imported only by those who run it)
 
-    return trio.lowlevel.current_trio_token().run_sync_soon
+        return trio.lowlevel.current_trio_token().run_sync_soon, trio.current_time
+    return loop.call_soon_threadsafe, loop.time
 
 
 class _ChainedHandler:

@@ -400,11 +400,12 @@ class AppEventStream(EventStream):
                 await self._wait_for_news()
         if self._started:
             return self
+        timed_out = not self._app_done.is_set()
         await self._finish()
         self._raise_app_error()
-        if self._app_done.is_set():
-            raise RuntimeError("the app returned without starting a response")
-        raise TimeoutError(f"the app did not start a response within {self._timeout} seconds")
+        if timed_out:
+            raise TimeoutError(f"the app did not start a response within {self._timeout} seconds")
+        raise RuntimeError("the app returned without starting a response")
 
     async def __aexit__(
         self,
@@ -441,8 +442,7 @@ class AppEventStream(EventStream):
             with self._app_scope:
                 await self._client.app(self._scope, self._receive, self._send)
         except Exception as exc:
-            if not (self._disconnect.is_set() and _is_disconnect_error(exc)):
-                self._app_error = exc
+            self._app_error = _app_failure(exc) if self._disconnect.is_set() else exc
         finally:
             self._app_done.set()
             self._wake()
@@ -512,10 +512,17 @@ class AppEventStream(EventStream):
             await self._wait_for_news()
 
 
-def _is_disconnect_error(exc: BaseException) -> bool:
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_is_disconnect_error(inner) for inner in exc.exceptions)
-    return isinstance(exc, OSError | ClientDisconnect)
+def _app_failure(exc: Exception) -> Exception | None:
+    """What to report of an exception an app raised after the client disconnected: nothing
+    when it is just the disconnect (the `OSError` a send raised, or Starlette's
+    `ClientDisconnect`), else the app's own error, which a send in its error handling (a 500
+    page, say) may have wrapped in an `OSError`."""
+    if isinstance(exc, ExceptionGroup):
+        return exc if any(_app_failure(inner) for inner in exc.exceptions) else None
+    cause: BaseException | None = exc
+    while isinstance(cause, OSError | ClientDisconnect):
+        cause = cause.__context__
+    return cause if isinstance(cause, Exception) else None
 
 
 # The URL client.

@@ -320,6 +320,30 @@ def test_push_model_with_a_data_sender_and_a_memory_stream(backend: str) -> None
     assert client.completed
 
 
+def test_a_failing_data_sender_ends_the_stream_it_feeds(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+
+    async def scenario() -> None:
+        sender, receiver = anyio.create_memory_object_stream[str](10)
+
+        async def push() -> None:
+            await sender.send("first")
+            raise RuntimeError("feed broke")  # and the sender is never closed
+
+        response = EventSourceResponse(receiver, data_sender_callable=push, ping=0)
+        await client.run(response)
+        with sender, pytest.raises(anyio.BrokenResourceError):
+            sender.send_nowait("too late")  # the response closed its end
+
+    with caplog.at_level(logging.ERROR, logger="sse_starlette_binding"):
+        run(backend, scenario)
+    assert [e.data for e in client.events()] == ["first"]
+    assert client.completed
+    assert "feed broke" in str(caplog.records[0].exc_info[1])  # type: ignore[index]
+
+
 def test_content_that_is_not_iterable_is_refused_up_front(backend: str) -> None:
     del backend
     with pytest.raises(TypeError, match="content must be an iterable"):

@@ -15,5 +15,6 @@ class SendTimeoutError(EventStreamError, TimeoutError):
     """The client did not take a write within `send_timeout` seconds, so it was dropped.
 
     Raised out of the response (a `TimeoutError`, as in sse-starlette) after the producer was
-    stopped and its cleanup ran; the server then closes the connection.
+    stopped and its cleanup ran. The server logs it and gives up on the response; uvicorn still
+    holds the socket until the client reads or leaves (see the shutdown notes in the docs).
     """

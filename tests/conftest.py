@@ -1,4 +1,4 @@
-"""Fixtures for the sse_core tests."""
+"""Fixtures shared across the test folders (one conftest, so module names never collide)."""
 
 from __future__ import annotations
 
@@ -31,3 +31,10 @@ def eventsource_parser() -> Iterator[EventSourceParserWorker]:
     finally:
         # Terminate, wait (bounded), kill the process group if it is still alive.
         worker.stop()
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The anyio backend to run under: a test that takes it runs once per backend, driving its
+    scenario with ``anyio.run(scenario, backend=backend)``."""
+    return str(request.param)

@@ -237,10 +237,8 @@ class _Delivery:
         self.producer_done = False
         self.disconnected = False
         self.shutting_down = False
-        self.writing = False
         self.finished = False
         self.producer_scope = anyio.CancelScope()
-        self.delivery_scope = anyio.CancelScope()
         # Set while the sender waits for something to do: cancelling it wakes the sender.
         self.idle_scope: anyio.CancelScope | None = None
         # Set while the producer waits for the sender to take the pending bytes.
@@ -263,8 +261,7 @@ class _Delivery:
                 if self.response.data_sender_callable is not None:
                     task_group.start_soon(self.run_data_sender, self.response.data_sender_callable)
                 try:
-                    with self.delivery_scope:
-                        await self.deliver()
+                    await self.deliver()
                 except SendTimeoutError as exc:
                     send_timeout_error = exc
                 # Whatever ended the delivery (the producer finished, the client left, shutdown,
@@ -275,11 +272,6 @@ class _Delivery:
             self.finished = True
         if send_timeout_error is not None:
             raise send_timeout_error
-        if self.writing:
-            # Shutdown cut a write that the client was not taking: the connection cannot carry
-            # the end of the response, so the server is left to close it.
-            logger.warning("server shutdown: dropped a client that had stopped reading")
-            return
         await self.complete()
 
     # The producer's side.
@@ -391,7 +383,6 @@ class _Delivery:
     async def write(self, body: bytes) -> None:
         message = {"type": self.body_type, "body": body, "more_body": True}
         timeout = self.response.send_timeout
-        self.writing = True
         try:
             if timeout is None:
                 await self.send(message)
@@ -407,7 +398,6 @@ class _Delivery:
                 raise SendTimeoutError(
                     f"the client did not take {len(body)} bytes within {timeout} seconds"
                 )
-        self.writing = False
         self.last_write = self.clock()
 
     async def wait_for_work(self) -> None:
@@ -445,10 +435,12 @@ class _Delivery:
         if self.response.shutdown_event is not None:
             self.response.shutdown_event.set()
         # The producer may finish by itself within the grace period (a farewell event, say);
-        # after it, the delivery ends, which cancels the producer. A write stuck on a client
-        # that stopped reading is cut at the same moment.
+        # after it, it is cancelled. Either way the sender then sends what is pending and
+        # completes the response. A write to a client that stopped reading is not cut: ASGI
+        # cannot abort a connection, and the server would wait for that socket regardless;
+        # `send_timeout`, or the server's own graceful-shutdown timeout, bounds it.
         grace_end = self.clock() + self.response.shutdown_grace_period
-        self.delivery_scope.deadline = min(self.delivery_scope.deadline, grace_end)
+        self.producer_scope.deadline = min(self.producer_scope.deadline, grace_end)
 
     async def complete(self) -> None:
         # Events still pending (the last ones before a shutdown, say) ride on the final message.

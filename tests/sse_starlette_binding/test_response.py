@@ -119,6 +119,25 @@ def test_items_are_written_with_sse_starlettes_separator_and_field_order(backend
     assert client.completed
 
 
+def test_pydantic_models_and_json_values_are_sent_as_compact_json(backend: str) -> None:
+    # Runs in the workspace; skipped where the binding is tested with only its own dependencies.
+    pytest.importorskip("pydantic", reason="pydantic is not a dependency of the binding")
+    from pydantic import BaseModel  # noqa: PLC0415
+
+    class Point(BaseModel):
+        x: int
+        label: str
+
+    client = Client()
+
+    async def scenario() -> None:
+        items = [Point(x=1, label="é"), [1, None, True], 2.5]
+        await client.run(EventSourceResponse(finite(*items), ping=0, sep="\n"))
+
+    run(backend, scenario)
+    assert client.raw == b'data: {"x":1,"label":"\xc3\xa9"}\n\ndata: [1,null,true]\n\ndata: 2.5\n\n'
+
+
 def test_the_streams_separator_wins_over_an_events_own(backend: str) -> None:
     client = Client()
 

@@ -7,6 +7,7 @@ exactly when the client "disconnects". Real servers are exercised in test_server
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
@@ -198,7 +199,6 @@ def test_a_websocket_scope_gets_a_denial_response(backend: str) -> None:
     assert [m["type"] for m in client.messages] == [
         "websocket.http.response.start",
         "websocket.http.response.body",
-        "websocket.http.response.body",
     ]
     assert client.messages[0]["status"] == 403
 
@@ -213,7 +213,9 @@ def test_events_ready_together_leave_in_one_body_message(backend: str) -> None:
         await client.run(EventSourceResponse(finite(*map(str, range(100))), ping=0))
 
     run(backend, scenario)
-    assert client.bodies == [b"".join(b"data: %d\r\n\r\n" % n for n in range(100)), b""]
+    # The producer ended right after them: they ride on the message that completes the response.
+    assert client.bodies == [b"".join(b"data: %d\r\n\r\n" % n for n in range(100))]
+    assert client.completed
 
 
 def test_a_memory_stream_backlog_leaves_in_one_body_message(backend: str) -> None:
@@ -246,6 +248,38 @@ def test_a_ready_event_is_sent_while_the_producer_waits_for_the_next(backend: st
 
     run(backend, scenario)
     assert client.bodies == [b"data: first\r\n\r\n", b"data: second\r\n\r\n", b""]
+
+
+def test_producers_keep_their_own_timeouts_task_groups_and_context(backend: str) -> None:
+    # The response steps the producer by hand to see whether its next event is ready; what the
+    # producer does between events (timeouts, task groups, context variables) must not notice.
+    client = Client()
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+
+    async def producer() -> AsyncIterator[str]:
+        request_id.set("r-1")
+        for n in range(3):
+            with anyio.move_on_after(0.01) as scope:
+                await anyio.sleep(5)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(anyio.sleep, 0)
+            yield f"{n} {scope.cancelled_caught} {request_id.get()}"
+        with pytest.raises(TimeoutError):
+            with anyio.fail_after(0.01):
+                await anyio.sleep(5)
+        yield "done"
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(producer(), ping=0))
+
+    run(backend, scenario)
+    assert [e.data for e in client.events()] == [
+        "0 True r-1",
+        "1 True r-1",
+        "2 True r-1",
+        "done",
+    ]
+    assert client.bodies[-1] == b""  # each event left at once; the last message only completes
 
 
 def test_a_producer_far_ahead_of_the_client_is_held_to_bounded_writes(backend: str) -> None:

@@ -1,0 +1,363 @@
+"""Delivering one event-stream response: the producer, the writes, the client, the clock.
+
+Two tasks per connection, the server's own request task included:
+
+- The request task runs the producer and writes what it yields. An event that was ready after
+  the producer waited for something is written at once, in the same task, with no hand-off:
+  a producer that awaits between events (a token stream, a subscription) costs one ASGI
+  message per event, like a hand-written ASGI app. Events that are ready one after another
+  (a fast producer, a memory-stream backlog) are gathered and written together, up to
+  `PENDING_LIMIT` bytes per message (write coalescing).
+- To know whether the next event is ready without waiting for it, the producer's ``__anext__``
+  is stepped by hand: if it completes without suspending, the event was ready. If it suspends,
+  the event loop must take over at once, before anything else runs in this task, because the
+  producer may already be registered for a wake-up; so the suspension is handed straight to
+  the loop (`_Resume`), and the events gathered so far are written by the other task.
+- The listener task waits in ``receive()`` for the client to leave, with a deadline at which a
+  keep-alive ping is due. It also writes the gathered events when the producer starts waiting
+  (the request task wakes it by cancelling that wait, once per burst). There is no ping task,
+  no polling and no queue between tasks.
+- That wait relies on what ASGI servers do (uvicorn, hypercorn and granian alike): a
+  ``receive()`` can be cancelled without losing a message. A ``send()`` that raises `OSError`
+  (ASGI 2.4) also counts as the client leaving.
+- Memory is bounded: writes are awaited, so a producer ahead of a slow client waits for it, and
+  a producer that never awaits anything yields to the event loop after each coalesced write, so
+  it cannot starve other connections or hide a disconnect.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PENDING_LIMIT", "Delivery"]
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from ._errors import SendTimeoutError
+from ._shutdown import ShutdownListener
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, Awaitable, Callable, Generator
+
+    from starlette.types import Message, Receive, Send
+
+    from ._response import EventSourceResponse
+
+logger = logging.getLogger("sse_starlette_binding")
+
+PENDING_LIMIT: Final = 64 * 1024
+"""Bytes gathered into one write at most. Big enough that a burst leaves in few writes, small
+enough that a stream's memory stays small (uvicorn's own write-buffer mark is 64 KiB)."""
+
+
+class _Resume:
+    """Awaits the rest of a step that was started by hand and has suspended.
+
+    The first suspension (`yielded`) was already produced by ``step.send(None)``; this hands it
+    to the event loop and relays everything after it in both directions (what the loop sends
+    back, and what it throws in, cancellation included), exactly as ``await`` would have.
+    """
+
+    __slots__ = ("_step", "_yielded")
+
+    def __init__(self, step: Generator[Any, Any, Any], yielded: Any) -> None:
+        self._step = step
+        self._yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        step, yielded = self._step, self._yielded
+        while True:
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                step.close()
+                raise
+            except BaseException as exc:
+                try:
+                    yielded = step.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    yielded = step.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+class Delivery:
+    """The state of one response being sent; see the module docstring for the design."""
+
+    def __init__(self, response: EventSourceResponse, receive: Receive, send: Send, prefix: str):
+        self.response = response
+        self.receive = receive
+        self.send = send
+        self.body_type = prefix + "http.response.body"
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.disconnected = False
+        self.shutting_down = False
+        self.finished = False
+        self.send_timeout_error: SendTimeoutError | None = None
+        self.producer_scope = anyio.CancelScope()
+        # The listener's current wait; cancelling it makes the listener write what is pending.
+        self.listener_wait: anyio.CancelScope | None = None
+        self.flush_requested = False
+        # Set while the listener writes; the request task waits for it before writing itself.
+        self.listener_writing: anyio.Event | None = None
+        self.producer_writing = False
+        self.clock: Callable[[], float] = anyio.current_time
+        self.last_write = 0.0
+
+    async def run(self, start: Message) -> None:
+        try:
+            await self.send(start)
+        except OSError:
+            return  # the client left before the response started: nothing to send or stop
+        listener = ShutdownListener(self.on_shutdown)
+        self.clock = listener.clock
+        self.last_write = self.clock()
+        try:
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(self.listen)
+                if self.response.data_sender_callable is not None:
+                    task_group.start_soon(self.run_data_sender, self.response.data_sender_callable)
+                with self.producer_scope:
+                    try:
+                        await self.produce()
+                    except SendTimeoutError as exc:
+                        self.send_timeout_error = exc
+                # The listener may be writing the last gathered events: let it finish.
+                await self.wait_for_listener_write()
+                task_group.cancel_scope.cancel()
+        finally:
+            listener.close()
+            self.finished = True
+        if self.send_timeout_error is not None:
+            raise self.send_timeout_error
+        await self.complete()
+
+    # The request task: the producer, and writing what it yields.
+
+    async def produce(self) -> None:
+        content = self.response.body_iterator
+        encode = self.response.encode_item
+        backlog = content if isinstance(content, MemoryObjectReceiveStream) else None
+        try:
+            next_step = content.__aiter__().__anext__
+            while True:
+                step = next_step().__await__()
+                try:
+                    yielded = step.send(None)
+                except StopIteration as ready:
+                    item, waited = ready.value, False
+                else:
+                    # The producer waits: what it yielded before must not wait with it.
+                    if self.pending:
+                        self.request_flush()
+                    item, waited = await _Resume(step, yielded), True
+                chunk = encode(item)
+                self.pending.append(chunk)
+                self.pending_size += len(chunk)
+                if backlog is not None:
+                    self.take_backlog(backlog)
+                if waited or self.pending_size >= PENDING_LIMIT:
+                    await self.write_pending()
+                    if not waited:
+                        await anyio.lowlevel.checkpoint()  # a fast producer lets others run
+        except StopAsyncIteration:
+            pass
+        except SendTimeoutError:
+            raise  # the client's fault, not the producer's
+        except Exception as exc:
+            self.report_producer_error(exc)
+        finally:
+            await self.close_content(content)
+
+    def take_backlog(self, stream: MemoryObjectReceiveStream[Any]) -> None:
+        # Every receive() from a memory stream yields to the event loop, even when items are
+        # waiting, which would send each one on its own. Items already in the stream's buffer
+        # are ready now: take them without waiting, up to the pending limit.
+        while self.pending_size < PENDING_LIMIT:
+            try:
+                item = stream.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                return
+            chunk = self.response.encode_item(item)
+            self.pending.append(chunk)
+            self.pending_size += len(chunk)
+
+    def take_pending(self) -> bytes:
+        chunks = self.pending
+        self.pending = []
+        self.pending_size = 0
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def write_pending(self) -> None:
+        await self.wait_for_listener_write()
+        if self.pending and not self.disconnected:
+            self.producer_writing = True
+            try:
+                await self.write(self.take_pending())
+            finally:
+                self.producer_writing = False
+
+    async def wait_for_listener_write(self) -> None:
+        while self.listener_writing is not None:
+            await self.listener_writing.wait()
+
+    def request_flush(self) -> None:
+        self.flush_requested = True
+        if self.listener_wait is not None:
+            self.listener_wait.cancel()
+
+    def report_producer_error(self, exc: Exception) -> None:
+        logger.exception("the event stream's producer raised; ending the stream", exc_info=exc)
+        handler = self.response.on_producer_error
+        if handler is None:
+            return
+        try:
+            item = handler(exc)
+            if item is not None:
+                self.pending.append(self.response.encode_item(item))
+        except Exception:
+            logger.exception("on_producer_error raised; the stream ends without a last event")
+
+    async def close_content(self, content: AsyncIterable[Any]) -> None:
+        # The response owns its iterator: close it whichever way the stream ended, so that a
+        # generator's `finally` runs now (not whenever the garbage collector gets to it) and a
+        # memory stream's senders learn that nobody is listening. Shielded, because this is
+        # often reached by cancellation; bounded, because cleanup code may hang.
+        aclose = getattr(content, "aclose", None)
+        if aclose is None:
+            return
+        with anyio.move_on_after(self.response.cleanup_timeout, shield=True) as scope:
+            try:
+                await aclose()
+            except Exception:
+                logger.exception("closing the event stream's producer raised")
+        if scope.cancelled_caught:
+            logger.warning(
+                "the event stream's producer took over %s seconds to close; abandoned it",
+                self.response.cleanup_timeout,
+            )
+
+    async def run_data_sender(self, data_sender: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await data_sender()
+        except Exception as exc:
+            # The content it feeds will never end now: end the stream as a producer error,
+            # once the producer has taken the events that were sent before the failure.
+            content = self.response.body_iterator
+            if isinstance(content, MemoryObjectReceiveStream):
+                while content.statistics().current_buffer_used and not self.finished:
+                    await anyio.lowlevel.checkpoint()
+                await anyio.lowlevel.checkpoint()  # an event handed over is taken
+            self.report_producer_error(exc)
+            self.producer_scope.cancel()
+
+    # The listener task: the client leaving, keep-alive pings, writing for a waiting producer.
+
+    async def listen(self) -> None:
+        ping_interval = self.response.ping_interval
+        while True:
+            deadline = self.last_write + ping_interval if ping_interval else float("inf")
+            with anyio.CancelScope(deadline=deadline) as wait:
+                self.listener_wait = wait
+                if self.flush_requested:
+                    wait.cancel()
+                message = await self.receive()
+            self.listener_wait = None
+            if not wait.cancelled_caught:
+                if message["type"] == "http.disconnect":
+                    await self.on_disconnect(message)
+                    return
+                continue  # a request body chunk: an event stream ignores the body
+            if self.flush_requested:
+                self.flush_requested = False
+                body = self.take_pending()
+            elif self.producer_writing or self.clock() < self.last_write + ping_interval:
+                continue  # events went out since the wait began: the ping is not due yet
+            else:
+                body = self.response.ping_bytes()
+            if body and not await self.listener_write(body):
+                return
+
+    async def listener_write(self, body: bytes) -> bool:
+        """Write from the listener task; False once the stream cannot go on."""
+        self.listener_writing = anyio.Event()
+        try:
+            await self.write(body)
+        except SendTimeoutError as exc:
+            self.send_timeout_error = exc
+            self.producer_scope.cancel()
+            return False
+        finally:
+            self.listener_writing.set()
+            self.listener_writing = None
+        return not self.disconnected
+
+    async def write(self, body: bytes) -> None:
+        message = {"type": self.body_type, "body": body, "more_body": True}
+        timeout = self.response.send_timeout
+        try:
+            if timeout is None:
+                await self.send(message)
+            else:
+                # A cancel scope costs microseconds per write: only pay for it when asked to.
+                with anyio.move_on_after(timeout) as scope:
+                    await self.send(message)
+        except OSError:
+            # ASGI 2.4 servers may raise OSError from send() once the client is gone.
+            await self.on_disconnect({"type": "http.disconnect"})
+        else:
+            if timeout is not None and scope.cancelled_caught:
+                raise SendTimeoutError(
+                    f"the client did not take {len(body)} bytes within {timeout} seconds"
+                )
+        self.last_write = self.clock()
+
+    async def on_disconnect(self, message: Message) -> None:
+        if self.disconnected:
+            return
+        self.disconnected = True
+        self.producer_scope.cancel()
+        handler = self.response.client_close_handler_callable
+        if handler is not None:
+            # Shielded: this may run in the request task, whose producer scope was just
+            # cancelled, and the handler must run all the same.
+            with anyio.CancelScope(shield=True):
+                try:
+                    await handler(message)
+                except Exception:
+                    logger.exception("client_close_handler_callable raised")
+
+    def on_shutdown(self) -> None:
+        """Runs on this stream's event loop when the server process is told to stop."""
+        if self.shutting_down or self.finished:
+            return
+        self.shutting_down = True
+        if self.response.shutdown_event is not None:
+            self.response.shutdown_event.set()
+        # The producer may finish by itself within the grace period (a farewell event, say);
+        # after it, it is cancelled. Either way what is pending is then written and the
+        # response completed. A write to a client that stopped reading is not cut: ASGI
+        # cannot abort a connection, and the server would wait for that socket regardless;
+        # `send_timeout`, or the server's own graceful-shutdown timeout, bounds it.
+        grace_end = self.clock() + self.response.shutdown_grace_period
+        self.producer_scope.deadline = min(self.producer_scope.deadline, grace_end)
+
+    async def complete(self) -> None:
+        # Events still pending (the last ones before a shutdown, say) ride on the final message.
+        body = b"" if self.disconnected else self.take_pending()
+        message = {"type": self.body_type, "body": body, "more_body": False}
+        if self.disconnected:
+            # The client is gone, but the response is still completed, so that the server
+            # does not report an unfinished response; a server may refuse the message now.
+            with contextlib.suppress(OSError):
+                await self.send(message)
+            return
+        await self.send(message)

@@ -144,7 +144,8 @@ class Delivery:
 
     async def produce(self) -> None:
         content = self.response.body_iterator
-        encode = self.response.encode_item
+        encode = self.response.encoder.encode
+        pending = self.pending  # one list for the stream's life: emptied in place, never replaced
         backlog = content if isinstance(content, MemoryObjectReceiveStream) else None
         try:
             next_step = content.__aiter__().__anext__
@@ -156,18 +157,20 @@ class Delivery:
                     item, waited = ready.value, False
                 else:
                     # The producer waits: what it yielded before must not wait with it.
-                    if self.pending:
+                    if pending:
                         self.request_flush()
                     item, waited = await _Resume(step, yielded), True
                 chunk = encode(item)
-                self.pending.append(chunk)
+                pending.append(chunk)
                 self.pending_size += len(chunk)
                 if backlog is not None:
                     self.take_backlog(backlog)
-                if waited or self.pending_size >= PENDING_LIMIT:
+                if waited:
+                    # It came after a wait, so the next one probably will too: write it now.
                     await self.write_pending()
-                    if not waited:
-                        await anyio.lowlevel.checkpoint()  # a fast producer lets others run
+                elif self.pending_size >= PENDING_LIMIT:
+                    await self.write_pending()
+                    await anyio.lowlevel.checkpoint()  # a fast producer lets others run
         except StopAsyncIteration:
             pass
         except SendTimeoutError:
@@ -191,13 +194,15 @@ class Delivery:
             self.pending_size += len(chunk)
 
     def take_pending(self) -> bytes:
-        chunks = self.pending
-        self.pending = []
+        pending = self.pending
+        body = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
         self.pending_size = 0
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return body
 
     async def write_pending(self) -> None:
-        await self.wait_for_listener_write()
+        if self.listener_writing is not None:
+            await self.wait_for_listener_write()
         if self.pending and not self.disconnected:
             self.producer_writing = True
             try:

@@ -1,0 +1,198 @@
+"""The ASGI apps that `streaming.py` serves with uvicorn, one library per server process.
+
+uvicorn loads one of the factories below (``--factory --app-dir benchmarks
+_stream_apps:ours_app``). Each factory imports only its own library, so sse-starlette's
+import-time patching of uvicorn never runs in the server that measures our binding. Every app
+answers the same paths, with the same producers, and writes the same bytes:
+
+``/stream?mode=M&n=N``
+    N events, ``data: 0`` ... ``data: N-1``, CRLF-separated (sse-starlette's default, which
+    our binding shares). Modes: ``fast`` (an async generator that yields as fast as it can),
+    ``yield`` (the same, awaiting ``asyncio.sleep(0)`` after each event), ``burst-stream`` (an
+    anyio memory object stream holding all N events, sender closed, before the response starts)
+    and ``burst-gen`` (an async generator over N ready events). Keep-alive pings are left at
+    the libraries' default of 15 seconds, far longer than any stream here.
+``/idle``
+    A stream whose producer waits forever on an `anyio.Event` (ping 15 s).
+``/debug/tasks``
+    ``len(asyncio.all_tasks())`` as text; the request's own task is counted.
+``/debug/cpu``
+    The server process's CPU seconds (`time.process_time`) as text.
+``/debug/prepare?n=N``
+    Builds the N events' data ahead of a timed request, so that no timing includes it.
+
+The libraries get strings (the data) and encode them; the raw ASGI app, the ceiling, gets the
+same events pre-encoded as bytes and sends one ``http.response.body`` message per event,
+without listening for disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import resource
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any, Final, TypeAlias
+from urllib.parse import parse_qs
+
+import anyio
+
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Builds the response for `content` and runs it: one per library.
+Respond: TypeAlias = Callable[[Any, Scope, Receive, Send], Awaitable[None]]
+
+MODES: Final = ("fast", "yield", "burst-stream", "burst-gen")
+PING_SECONDS: Final = 15
+
+
+def raise_fd_limit() -> None:
+    """Raise this process's soft limit on open files to the hard limit (1,000 idle streams)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+raise_fd_limit()
+
+
+# -- the events ---------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def texts(n: int) -> tuple[str, ...]:
+    """The data of N events, for the libraries to encode (built once per N, before timing)."""
+    return tuple(str(i) for i in range(n))
+
+
+@functools.lru_cache(maxsize=8)
+def wires(n: int) -> tuple[bytes, ...]:
+    """The same N events already encoded, for the raw ASGI app."""
+    return tuple(b"data: %d\r\n\r\n" % i for i in range(n))
+
+
+async def fast(items: tuple[Any, ...]) -> AsyncIterator[Any]:
+    """A producer that never waits."""
+    for item in items:
+        yield item
+
+
+async def yielding(items: tuple[Any, ...]) -> AsyncIterator[Any]:
+    """A producer that yields to the event loop after each event."""
+    for item in items:
+        yield item
+        await asyncio.sleep(0)
+
+
+def ready_stream(items: tuple[Any, ...]) -> Any:
+    """An anyio memory object stream with every item already in it and its sender closed."""
+    sender, receiver = anyio.create_memory_object_stream[Any](max_buffer_size=len(items))
+    with sender:
+        for item in items:
+            sender.send_nowait(item)
+    return receiver
+
+
+async def forever() -> AsyncIterator[Any]:
+    """An idle producer: it waits for an event that never comes."""
+    await anyio.Event().wait()
+    yield "never"  # pragma: no cover
+
+
+def content_for(mode: str, items: tuple[Any, ...]) -> Any:
+    """The producer for `mode` over `items`."""
+    if mode == "fast":
+        return fast(items)
+    if mode == "yield":
+        return yielding(items)
+    if mode == "burst-stream":
+        return ready_stream(items)
+    if mode == "burst-gen":
+        return fast(items)
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+# -- the app ------------------------------------------------------------------------------------
+
+
+async def send_text(send: Send, status: int, text: str) -> None:
+    """A small plain-text response."""
+    body = text.encode()
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def make_app(respond: Respond, *, encoded: bool) -> ASGIApp:
+    """The benchmark app around one library's `respond` (`encoded`: give it bytes, not str)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError(f"unsupported scope type {scope['type']!r}")
+        path = scope["path"]
+        if path == "/stream":
+            query = parse_qs(scope["query_string"].decode())
+            mode, n = query["mode"][0], int(query["n"][0])
+            items = wires(n) if encoded else texts(n)
+            await respond(content_for(mode, items), scope, receive, send)
+        elif path == "/idle":
+            await respond(forever(), scope, receive, send)
+        elif path == "/debug/tasks":
+            await send_text(send, 200, str(len(asyncio.all_tasks())))
+        elif path == "/debug/cpu":
+            await send_text(send, 200, repr(time.process_time()))
+        elif path == "/debug/prepare":
+            n = int(parse_qs(scope["query_string"].decode())["n"][0])
+            await send_text(send, 200, str(len(wires(n) if encoded else texts(n))))
+        else:
+            await send_text(send, 404, "not found")
+
+    return app
+
+
+def ours_app() -> ASGIApp:
+    """Our binding's `EventSourceResponse`."""
+    from sse_starlette_binding import EventSourceResponse  # noqa: PLC0415 (one library per server)
+
+    async def respond(content: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        await EventSourceResponse(content, ping=PING_SECONDS)(scope, receive, send)
+
+    return make_app(respond, encoded=False)
+
+
+def sse_starlette_app() -> ASGIApp:
+    """sse-starlette 3.7's `EventSourceResponse`."""
+    from sse_starlette import EventSourceResponse  # noqa: PLC0415 (one library per server)
+
+    async def respond(content: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        await EventSourceResponse(content, ping=PING_SECONDS)(scope, receive, send)
+
+    return make_app(respond, encoded=False)
+
+
+RAW_HEADERS: Final = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def raw_app() -> ASGIApp:
+    """The ceiling: one pre-encoded ``http.response.body`` message per event, nothing else."""
+
+    async def respond(content: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": RAW_HEADERS})
+        if scope["path"] == "/idle":
+            # Idle: the request task waits for the client to leave, and that is all.
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        else:
+            async for chunk in content:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return make_app(respond, encoded=True)

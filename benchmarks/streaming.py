@@ -1,0 +1,951 @@
+"""Streaming through a real uvicorn server: our binding against sse-starlette 3.7 and raw ASGI.
+
+Each library runs in its own uvicorn process (``--loop uvloop --http httptools``, no access log,
+127.0.0.1, a free port), started in its own process group and killed by group at the end,
+whatever happens. The apps are in `_stream_apps.py`. The client is this process: a raw asyncio
+protocol that counts bytes and ``data: `` prefixes in whole reads (C-speed ``bytes.count``)
+and never parses events one by one, so the server is the bottleneck. The table shows how busy
+the client was.
+
+Measures (every library gets the same events and writes the same bytes):
+
+1. One stream, a producer that never waits: N tiny events ``data: <n>``; events/s.
+2. One stream, a producer that awaits ``asyncio.sleep(0)`` after each event (coalescing cannot
+   help); events/s.
+3. Burst, events already waiting: an anyio memory object stream holding all N events (sender
+   closed), and an async generator over N ready events; events/s.
+4. 1,000 idle connections: server RSS growth and asyncio tasks per connection.
+
+It prints a table per measure (medians over the runs, ratios of ours against sse-starlette and
+against raw ASGI measured in the same run) and the SPEC targets as met or missed. It reports,
+it never asserts: it exits 0 whether or not the targets are met, and 1 only when it could not
+measure fairly (a server wrote other bytes than the others, or a stream came back short).
+
+    uv run python benchmarks/streaming.py            # median of 3 runs, about 1.5 minutes
+    uv run python benchmarks/streaming.py --quick    # 1 run, a tenth of the events: ~15 s
+    uv run python benchmarks/streaming.py --runs 5 --json streaming.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TextIO
+
+import uvloop
+from _stream_apps import raise_fd_limit
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+BENCHMARKS: Final = Path(__file__).resolve().parent
+
+OURS: Final = "ours"
+STARLETTE: Final = "sse-starlette"
+RAW: Final = "raw ASGI"
+LIBRARIES: Final = (OURS, STARLETTE, RAW)
+LABELS: Final = {
+    OURS: "ours (sse-starlette-binding)",
+    STARLETTE: "sse-starlette 3.7",
+    RAW: "raw ASGI (1 message/event)",
+}
+FACTORIES: Final = {OURS: "ours_app", STARLETTE: "sse_starlette_app", RAW: "raw_app"}
+
+# SPEC, "Performance targets".
+ONE_STREAM_VS_STARLETTE: Final = 2.0  # at least 2x sse-starlette's events/s
+ONE_STREAM_VS_RAW: Final = 0.85  # within 15% of raw ASGI
+BURST_VS_STARLETTE: Final = 10.0  # at least 10x sse-starlette
+IDLE_MEMORY_VS_STARLETTE: Final = 3.0  # at most a third of sse-starlette's bytes/connection
+IDLE_TASKS_MAX: Final = 2.0  # tasks per connection, the server's request task included
+
+DEFAULT_RUNS: Final = 3
+QUICK_RUNS: Final = 1
+DEFAULT_CONNECTIONS: Final = 1000
+QUICK_CONNECTIONS: Final = 1000
+CHECK_EVENTS: Final = 5  # events per mode in the same-bytes check before timing
+STREAM_TIMEOUT: Final = 300.0  # seconds: a stream that takes longer is a failure
+READ_SIZE: Final = 1 << 18
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMeasure:
+    """One timed stream: a mode of `_stream_apps` and how many events it sends."""
+
+    key: str
+    number: str
+    title: str
+    mode: str
+    events: int
+    quick_events: int
+    # Minimum ours/peer events/s ratios, when this measure is a SPEC target.
+    vs_starlette: float | None = None
+    vs_raw: float | None = None
+    target_name: str = ""
+
+
+STREAM_MEASURES: Final = (
+    StreamMeasure(
+        "fast",
+        "1",
+        "One stream, a producer that never waits (async generator)",
+        "fast",
+        500_000,
+        50_000,
+        ONE_STREAM_VS_STARLETTE,
+        ONE_STREAM_VS_RAW,
+        "one stream",
+    ),
+    StreamMeasure(
+        "yield",
+        "2",
+        "One stream, a producer that awaits asyncio.sleep(0) after each event",
+        "yield",
+        100_000,
+        10_000,
+        ONE_STREAM_VS_STARLETTE,
+        ONE_STREAM_VS_RAW,
+        "one stream, yielding producer",
+    ),
+    StreamMeasure(
+        "burst-stream",
+        "3a",
+        "Burst: all events already in an anyio memory object stream (sender closed)",
+        "burst-stream",
+        200_000,
+        20_000,
+        BURST_VS_STARLETTE,
+        None,
+        "burst, memory stream",
+    ),
+    StreamMeasure(
+        "burst-gen",
+        "3b",
+        "Burst: an async generator over events that are all ready",
+        "burst-gen",
+        200_000,
+        20_000,
+        BURST_VS_STARLETTE,
+        None,
+        "burst, async generator",
+    ),
+)
+IDLE: Final = "idle"
+MEASURE_KEYS: Final = (*(m.key for m in STREAM_MEASURES), IDLE)
+
+
+class MeasurementError(Exception):
+    """The benchmark could not measure fairly (wrong bytes, short stream, dead server)."""
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """One uvicorn process serving one library's app, in its own process group.
+
+    Use it as a context manager: leaving the block always kills the whole group.
+    """
+
+    def __init__(self, library: str) -> None:
+        self.library = library
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log: TextIO | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"_stream_apps:{FACTORIES[self.library]}",
+            "--app-dir",
+            str(BENCHMARKS),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ]
+
+    def __enter__(self) -> Server:
+        for _attempt in range(3):
+            self.port = free_port()
+            self.log = tempfile.TemporaryFile("w+")
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own session and process group
+            )
+            try:
+                self.wait_ready()
+            except MeasurementError as exc:
+                output = self.stop()
+                if "address already in use" in output.lower():
+                    continue  # another process took the port between free_port() and uvicorn
+                raise MeasurementError(f"{self.library} server: {exc}:\n{output}") from None
+            except BaseException:
+                self.stop()
+                raise
+            return self
+        raise MeasurementError(f"{self.library} server: no free port after 3 attempts")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise MeasurementError("server exited")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise MeasurementError("server did not accept connections in time")
+
+    def stop(self) -> str:
+        """Kill the server's process group (politely first) and return its output."""
+        process, self.process = self.process, None
+        if process is not None:
+            self.kill_group(process, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=3)
+            # Anything left in the group (the server ignoring SIGTERM, a stray child) goes now.
+            self.kill_group(process, signal.SIGKILL)
+            process.wait()
+        output = ""
+        if self.log is not None:
+            self.log.seek(0)
+            output = self.log.read()
+            self.log.close()
+            self.log = None
+        return output
+
+    @staticmethod
+    def kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+
+    def rss_bytes(self) -> int:
+        """The server's resident set size, from /proc/PID/status."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise MeasurementError("no VmRSS in /proc/PID/status")
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+
+def request_bytes(path: str, *, close: bool = False) -> bytes:
+    connection = "Connection: close\r\n" if close else ""
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{connection}\r\n".encode()
+
+
+def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    """Status code and (lower-cased) headers of a response head."""
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+def dechunk(body: bytes) -> bytes:
+    """The payload of a complete chunked body (small bodies only: this is slow Python)."""
+    out: list[bytes] = []
+    position = 0
+    while True:
+        end = body.index(b"\r\n", position)
+        size = int(body[position:end], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(body[end + 2 : end + 2 + size])
+        position = end + 2 + size + 2
+
+
+async def get(port: int, path: str) -> tuple[int, bytes]:
+    """A plain GET on a fresh connection: (status, payload), the chunked framing removed."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request_bytes(path, close=True))
+        raw = await asyncio.wait_for(reader.read(-1), 30)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status, headers = parse_head(head)
+    if headers.get("transfer-encoding") == "chunked":
+        body = dechunk(body)
+    return status, body
+
+
+async def get_text(port: int, path: str) -> str:
+    status, body = await get(port, path)
+    if status != 200:
+        raise MeasurementError(f"GET {path}: status {status}")
+    return body.decode()
+
+
+class StreamCounter(asyncio.Protocol):
+    """Reads one chunked event stream: counts bytes and ``data: `` prefixes, finds the end.
+
+    Work per read, never per event: a ``bytes.count`` over the read (plus the last few bytes of
+    the previous one, so that a prefix split across reads is counted once).
+    """
+
+    PREFIX: Final = b"data: "
+    END: Final = b"\r\n0\r\n\r\n"  # the last chunk's CRLF, then the zero-size chunk
+    TAIL: Final = 8
+
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self.done = done
+        self.head = b""
+        self.in_body = False
+        self.events = 0
+        self.bytes = 0
+        self.tail = b""
+
+    def data_received(self, data: bytes) -> None:
+        if not self.in_body:
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status, headers = parse_head(self.head[:end])
+            data, self.head = self.head[end + 4 :], b""
+            if status != 200 or headers.get("transfer-encoding") != "chunked":
+                self.finish(MeasurementError(f"status {status}, headers {headers}"))
+                return
+            self.in_body = True
+            # The terminator check below needs the CRLF that precedes it: the head's.
+            self.tail = b"\r\n"
+        self.bytes += len(data)
+        joined = self.tail + data
+        self.events += joined.count(self.PREFIX) - self.tail.count(self.PREFIX)
+        if joined.endswith(self.END):
+            self.finish(None)
+        self.tail = joined[-self.TAIL :]
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if exc is not None and not isinstance(exc, Exception):
+            self.finish(exc)  # SystemExit or KeyboardInterrupt: the benchmark is stopping
+        else:
+            self.finish(MeasurementError(f"connection closed before the stream ended ({exc!r})"))
+
+    def finish(self, error: BaseException | None) -> None:
+        if self.done.done():
+            return
+        if error is None:
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(error)
+
+
+def payload_bytes(events: int) -> int:
+    """The length of ``data: 0\r\n\r\n`` ... ``data: <events-1>\r\n\r\n``, framing excluded."""
+    total, digits, low = 0, 1, 0
+    while low < events:
+        high = min(events, 10**digits)
+        total += (high - low) * (len(b"data: \r\n\r\n") + digits)
+        low, digits = high, digits + 1
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSample:
+    """One timed stream."""
+
+    seconds: float
+    events: int
+    wire_bytes: int
+    server_cpu: float
+    client_cpu: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def framing_per_event(self) -> float:
+        """Chunked-encoding bytes per event: about 5 when every event is its own message."""
+        return (self.wire_bytes - payload_bytes(self.events)) / self.events
+
+    @property
+    def server_us_per_event(self) -> float:
+        return self.server_cpu / self.events * 1e6
+
+    @property
+    def client_busy(self) -> float:
+        return self.client_cpu / self.seconds
+
+
+async def time_stream(port: int, mode: str, events: int) -> StreamSample:
+    """Stream `events` events of `mode` once; wall time from request to the last byte."""
+    await get_text(port, f"/debug/prepare?n={events}")
+    cpu_before = float(await get_text(port, "/debug/cpu"))
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    transport, counter = await loop.create_connection(
+        lambda: StreamCounter(done), "127.0.0.1", port
+    )
+    try:
+        client_before = time.process_time()
+        start = time.perf_counter()
+        transport.write(request_bytes(f"/stream?mode={mode}&n={events}"))
+        await asyncio.wait_for(done, STREAM_TIMEOUT)
+        seconds = time.perf_counter() - start
+        client_cpu = time.process_time() - client_before
+    finally:
+        transport.close()
+    cpu_after = float(await get_text(port, "/debug/cpu"))
+    if counter.events != events:
+        raise MeasurementError(f"{mode}: expected {events} events, counted {counter.events}")
+    return StreamSample(seconds, events, counter.bytes, cpu_after - cpu_before, client_cpu)
+
+
+async def check_bytes(port: int, library: str) -> None:
+    """Every mode must write exactly the same bytes in every library: the same work."""
+    expected = b"".join(b"data: %d\r\n\r\n" % i for i in range(CHECK_EVENTS))
+    for measure in STREAM_MEASURES:
+        status, body = await get(port, f"/stream?mode={measure.mode}&n={CHECK_EVENTS}")
+        if status != 200 or body != expected:
+            raise MeasurementError(
+                f"{library} {measure.mode}: status {status}, body {body!r}, expected {expected!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class IdleSample:
+    """One round of idle connections."""
+
+    connections: int
+    rss_growth: int
+    tasks_before: int
+    tasks_after: int
+    released: bool
+
+    @property
+    def bytes_per_connection(self) -> float:
+        return self.rss_growth / self.connections
+
+    @property
+    def tasks_per_connection(self) -> float:
+        return (self.tasks_after - self.tasks_before) / self.connections
+
+
+async def open_idle(port: int) -> asyncio.StreamWriter:
+    """One idle stream, open once its response head has arrived."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request_bytes("/idle"))
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    status, _ = parse_head(head[:-4])
+    if status != 200:
+        raise MeasurementError(f"/idle: status {status}")
+    return writer
+
+
+async def open_many(port: int, count: int, batch: int = 100) -> list[asyncio.StreamWriter]:
+    writers: list[asyncio.StreamWriter] = []
+    for first in range(0, count, batch):
+        size = min(batch, count - first)
+        writers += await asyncio.gather(*(open_idle(port) for _ in range(size)))
+    return writers
+
+
+async def close_all(port: int, writers: list[asyncio.StreamWriter], tasks: int) -> bool:
+    """Close the connections; True once the server is back to `tasks` tasks (10 s at most)."""
+    for writer in writers:
+        writer.close()
+    for writer in writers:
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if int(await get_text(port, "/debug/tasks")) <= tasks:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def measure_idle(server: Server, connections: int) -> IdleSample:
+    """Server RSS growth and asyncio tasks added by `connections` idle streams."""
+    port = server.port
+    # Warm up: the first streams import and cache things that later ones reuse, and start
+    # what a library starts once per event loop (sse-starlette's shutdown watcher task).
+    for writer in await open_many(port, 50):
+        writer.close()
+    await asyncio.sleep(0.5)
+    tasks_before = int(await get_text(port, "/debug/tasks"))
+    rss_before = server.rss_bytes()
+    writers = await open_many(port, connections)
+    try:
+        await asyncio.sleep(0.5)  # let every stream reach its idle wait
+        tasks_after = int(await get_text(port, "/debug/tasks"))
+        rss_after = server.rss_bytes()
+    finally:
+        released = await close_all(port, writers, tasks_before)
+    return IdleSample(connections, rss_after - rss_before, tasks_before, tasks_after, released)
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Results:
+    """Every sample, by measure and library."""
+
+    streams: dict[tuple[str, str], list[StreamSample]] = field(default_factory=dict)
+    idle: dict[str, list[IdleSample]] = field(default_factory=dict)
+
+    def median_rate(self, key: str, library: str) -> float | None:
+        samples = self.streams.get((key, library))
+        return statistics.median(s.events_per_second for s in samples) if samples else None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    runs: int
+    quick: bool
+    connections: int
+    measures: tuple[str, ...]
+
+    def events(self, measure: StreamMeasure) -> int:
+        return measure.quick_events if self.quick else measure.events
+
+
+def progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
+    """Take `plan.runs` runs; in each, every library in turn, the order rotating per run."""
+    run = runner.run
+    results = Results()
+    stream_measures = [m for m in STREAM_MEASURES if m.key in plan.measures]
+    for index in range(plan.runs):
+        shift = index % len(LIBRARIES)
+        for library in LIBRARIES[shift:] + LIBRARIES[:shift]:
+            if stream_measures:
+                with Server(library) as server:
+                    run(check_bytes(server.port, library))
+                    for measure in stream_measures:
+                        events = plan.events(measure)
+                        # A short warm-up stream of the same mode, then the timed one.
+                        run(time_stream(server.port, measure.mode, min(events, 2000)))
+                        sample = run(time_stream(server.port, measure.mode, events))
+                        results.streams.setdefault((measure.key, library), []).append(sample)
+                        progress(
+                            f"run {index + 1}/{plan.runs} {library:<13} {measure.key:<12} "
+                            f"{sample.events_per_second:>12,.0f} events/s "
+                            f"(server {sample.server_us_per_event:.2f} us/event, "
+                            f"client CPU {sample.client_busy:.0%})"
+                        )
+            if IDLE in plan.measures:
+                # A fresh server, so that the streams above leave nothing behind in its memory.
+                with Server(library) as server:
+                    idle = run(measure_idle(server, plan.connections))
+                    results.idle.setdefault(library, []).append(idle)
+                    progress(
+                        f"run {index + 1}/{plan.runs} {library:<13} idle         "
+                        f"{idle.bytes_per_connection:>12,.0f} bytes/conn, "
+                        f"{idle.tasks_per_connection:.2f} tasks/conn"
+                        + ("" if idle.released else ", NOT released after close")
+                    )
+    return results
+
+
+# -- reporting ----------------------------------------------------------------------------------
+
+
+def environment() -> dict[str, str]:
+    info = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
+    for distribution in (
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "sse-starlette",
+        "starlette",
+        "anyio",
+        "sse-starlette-binding",
+        "sse-core",
+    ):
+        info[distribution] = importlib.metadata.version(distribution)
+    info["packages at"] = source_revision()
+    info["cpus"] = str(os.cpu_count())
+    info["platform"] = platform.platform()
+    return info
+
+
+def git(*args: str) -> str:
+    """A git command's output in the workspace; CalledProcessError or OSError if it fails."""
+    return subprocess.run(
+        ["git", "-C", str(BENCHMARKS.parent), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def source_revision() -> str:
+    """The git commit the packages were measured at, marked when they have local changes."""
+    try:
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        changed = git("status", "--porcelain", "--", "packages").strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}{' + local changes' if changed else ''}"
+
+
+def source_fingerprint() -> str:
+    """A hash of the packages' source files: compared before and after the runs."""
+    digest = hashlib.sha256()
+    for path in sorted(BENCHMARKS.parent.glob("packages/*/src/**/*.py")):
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned first column, right-aligned others."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join(cells).rstrip()
+
+    return [line(header), line(["-" * width for width in widths]), *(line(r) for r in rows)]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    name: str
+    met: bool
+    detail: str
+
+    def text(self) -> str:
+        return f"{'met' if self.met else 'MISSED'}: {self.name} ({self.detail})"
+
+
+def ratio_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def median_of(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def stream_report(
+    measure: StreamMeasure, results: Results, plan: Plan
+) -> tuple[list[str], list[Verdict]]:
+    events = plan.events(measure)
+    out = [f"{measure.number}. {measure.title}: {events:,} events, median of {plan.runs} run(s)"]
+    rows = []
+    rates: dict[str, float] = {}
+    for library in LIBRARIES:
+        samples = results.streams.get((measure.key, library), [])
+        if not samples:
+            continue
+        rate = median_of([s.events_per_second for s in samples])
+        rates[library] = rate
+        rows.append(
+            (
+                LABELS[library],
+                f"{rate:,.0f}",
+                f"{median_of([s.server_us_per_event for s in samples]):.2f}",
+                f"{median_of([s.seconds for s in samples]):.3f}",
+                f"{median_of([s.client_busy for s in samples]):.0%}",
+                f"{median_of([s.framing_per_event for s in samples]):.2f}",
+            )
+        )
+    out += table(
+        (
+            "library",
+            "events/s",
+            "server CPU us/event",
+            "wall s",
+            "client CPU",
+            "framing bytes/event",
+        ),
+        rows,
+    )
+    ours = rates.get(OURS)
+    vs_starlette = ours / rates[STARLETTE] if ours and STARLETTE in rates else None
+    vs_raw = ours / rates[RAW] if ours and RAW in rates else None
+    out.append(
+        f"ours / sse-starlette: {ratio_text(vs_starlette)}   ours / raw ASGI: {ratio_text(vs_raw)}"
+    )
+    verdicts = []
+    if measure.vs_starlette is not None and vs_starlette is not None:
+        verdicts.append(
+            Verdict(
+                f"{measure.target_name}: >= {measure.vs_starlette:g}x sse-starlette",
+                vs_starlette >= measure.vs_starlette,
+                f"{vs_starlette:.2f}x",
+            )
+        )
+    if measure.vs_raw is not None and vs_raw is not None:
+        verdicts.append(
+            Verdict(
+                f"{measure.target_name}: within 15% of raw ASGI (>= {measure.vs_raw:g}x)",
+                vs_raw >= measure.vs_raw,
+                f"{vs_raw:.2f}x",
+            )
+        )
+    out += [f"  {verdict.text()}" for verdict in verdicts]
+    return out, verdicts
+
+
+def idle_report(results: Results, plan: Plan) -> tuple[list[str], list[Verdict]]:
+    out = [
+        f"4. {plan.connections:,} idle connections (producer waits on an anyio.Event; ping 15 s), "
+        f"median of {plan.runs} run(s)"
+    ]
+    rows = []
+    per_conn: dict[str, float] = {}
+    tasks: dict[str, float] = {}
+    for library in LIBRARIES:
+        samples = results.idle.get(library, [])
+        if not samples:
+            continue
+        per_conn[library] = median_of([s.bytes_per_connection for s in samples])
+        tasks[library] = median_of([s.tasks_per_connection for s in samples])
+        rows.append(
+            (
+                LABELS[library],
+                f"{per_conn[library]:,.0f}",
+                f"{per_conn[library] / 1024:.1f}",
+                f"{tasks[library]:.2f}",
+                "yes" if all(s.released for s in samples) else "NO",
+            )
+        )
+    out += table(
+        ("library", "RSS growth bytes/conn", "KiB/conn", "tasks/conn", "tasks released"), rows
+    )
+    out.append(
+        "  tasks/conn = (tasks with the streams open - tasks before) / connections; it counts "
+        "uvicorn's own per-request task (the one running the app). The raw ASGI app runs no "
+        "producer. 'tasks released': back to the count before, within 10 s of closing."
+    )
+    verdicts = []
+    if OURS in per_conn and STARLETTE in per_conn:
+        ratio = per_conn[STARLETTE] / per_conn[OURS] if per_conn[OURS] > 0 else float("inf")
+        out.append(f"sse-starlette / ours (memory per connection): {ratio:.2f}x")
+        verdicts.append(
+            Verdict(
+                "idle memory per connection <= 1/3 of sse-starlette's",
+                ratio >= IDLE_MEMORY_VS_STARLETTE,
+                f"{per_conn[OURS]:,.0f} vs {per_conn[STARLETTE]:,.0f} bytes/conn, {ratio:.2f}x",
+            )
+        )
+    if OURS in tasks:
+        verdicts.append(
+            Verdict(
+                f"<= {IDLE_TASKS_MAX:g} tasks per idle connection",
+                tasks[OURS] <= IDLE_TASKS_MAX,
+                f"{tasks[OURS]:.2f}; sse-starlette {tasks.get(STARLETTE, float('nan')):.2f}",
+            )
+        )
+    out += [f"  {verdict.text()}" for verdict in verdicts]
+    return out, verdicts
+
+
+def report(results: Results, plan: Plan, *, code_changed: bool = False) -> str:
+    env = environment()
+    out = [
+        *(
+            [
+                "WARNING: the packages' source files changed while this ran, "
+                "so these results mix versions: run again on a quiet tree"
+            ]
+            if code_changed
+            else []
+        ),
+        "Streaming through uvicorn (--loop uvloop --http httptools), one server process per "
+        "library, client in this process",
+        " | ".join(f"{key} {value}" for key, value in env.items()),
+        "events are `data: <n>` CRLF-separated (identical bytes from all three, checked); "
+        "ratios are of medians, all libraries measured in the same runs",
+        "server CPU us/event = server process CPU time over the stream / events; "
+        "client CPU = this process's CPU time / wall time (the client's core); "
+        "framing bytes/event = chunked-encoding bytes on the wire / events: 5 or 6 "
+        "when each event is its own body message, near 0 when writes are coalesced",
+        "",
+    ]
+    verdicts: list[Verdict] = []
+    for measure in STREAM_MEASURES:
+        if measure.key in plan.measures:
+            lines, found = stream_report(measure, results, plan)
+            out += [*lines, ""]
+            verdicts += found
+    if IDLE in plan.measures:
+        lines, found = idle_report(results, plan)
+        out += [*lines, ""]
+        verdicts += found
+    met = sum(verdict.met for verdict in verdicts)
+    out.append(f"SPEC targets: {met}/{len(verdicts)} met")
+    out += [f"  {verdict.text()}" for verdict in verdicts]
+    return "\n".join(out)
+
+
+def to_json(results: Results, plan: Plan) -> dict[str, Any]:
+    return {
+        "environment": environment(),
+        "runs": plan.runs,
+        "quick": plan.quick,
+        "streams": [
+            {
+                "measure": key,
+                "library": library,
+                "samples": [
+                    {
+                        "events": s.events,
+                        "wire_bytes": s.wire_bytes,
+                        "seconds": s.seconds,
+                        "events_per_second": s.events_per_second,
+                        "server_us_per_event": s.server_us_per_event,
+                        "client_busy": s.client_busy,
+                    }
+                    for s in samples
+                ],
+            }
+            for (key, library), samples in results.streams.items()
+        ],
+        "idle": [
+            {
+                "library": library,
+                "samples": [
+                    {
+                        "connections": s.connections,
+                        "rss_growth": s.rss_growth,
+                        "bytes_per_connection": s.bytes_per_connection,
+                        "tasks_per_connection": s.tasks_per_connection,
+                        "released": s.released,
+                    }
+                    for s in samples
+                ],
+            }
+            for library, samples in results.idle.items()
+        ],
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Events/s and per-connection cost of our EventSourceResponse against "
+            "sse-starlette 3.7 and a raw ASGI app, through real uvicorn servers; reports the "
+            "SPEC streaming targets as met or missed."
+        )
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 run with a tenth of the events: a smoke test"
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"runs to take the median of (default {DEFAULT_RUNS}, or {QUICK_RUNS} with --quick)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"idle connections to open (default {DEFAULT_CONNECTIONS})",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(MEASURE_KEYS),
+        metavar="LIST",
+        help=f"comma-separated measures to run, of: {', '.join(MEASURE_KEYS)} (default: all)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="PATH", help="also write every sample here"
+    )
+    args = parser.parse_args(argv)
+    if args.runs is not None and args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if args.connections is not None and args.connections < 1:
+        parser.error("--connections must be at least 1")
+    unknown = set(args.only.split(",")) - set(MEASURE_KEYS)
+    if unknown:
+        parser.error(f"unknown measures: {', '.join(sorted(unknown))}")
+    return args
+
+
+def terminate(signum: int, frame: object) -> None:
+    """SIGTERM handler: leave through the normal exits, which stop the servers."""
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = Plan(
+        runs=args.runs or (QUICK_RUNS if args.quick else DEFAULT_RUNS),
+        quick=args.quick,
+        connections=args.connections or (QUICK_CONNECTIONS if args.quick else DEFAULT_CONNECTIONS),
+        measures=tuple(key for key in MEASURE_KEYS if key in args.only.split(",")),
+    )
+    raise_fd_limit()
+    # A SIGTERM (a CI timeout, say) must unwind like Ctrl-C does, so that every server's
+    # process group is killed on the way out instead of being left behind.
+    signal.signal(signal.SIGTERM, terminate)
+    fingerprint = source_fingerprint()
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        try:
+            results = run_all(plan, runner)
+        except MeasurementError as exc:
+            print(f"could not measure fairly: {exc}", file=sys.stderr)
+            return 1
+    print(report(results, plan, code_changed=source_fingerprint() != fingerprint))
+    if args.json is not None:
+        args.json.write_text(json.dumps(to_json(results, plan), indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

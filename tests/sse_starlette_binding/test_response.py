@@ -24,6 +24,7 @@ from sse_starlette_binding import (
     ServerSentEvent,
     notify_shutdown,
 )
+from sse_starlette_binding._delivery import PLAIN_AWAITS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -215,6 +216,27 @@ def test_events_ready_together_leave_in_one_body_message(backend: str) -> None:
     run(backend, scenario)
     # The producer ended right after them: they ride on the message that completes the response.
     assert client.bodies == [b"".join(b"data: %d\r\n\r\n" % n for n in range(100))]
+    assert client.completed
+
+
+def test_a_producer_that_turns_fast_after_waiting_is_gathered_again(backend: str) -> None:
+    # After waits, events are taken with plain awaits for a while (PLAIN_AWAITS of them), each
+    # written at once; then the response looks again and gathers what comes ready.
+    client = Client()
+
+    async def producer() -> AsyncIterator[str]:
+        for n in range(3):
+            await anyio.sleep(0)
+            yield f"waited {n}"
+        for n in range(200):
+            yield f"ready {n}"
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(producer(), ping=0))
+
+    run(backend, scenario)
+    assert len(client.events()) == 203
+    assert len(client.bodies) <= 3 + PLAIN_AWAITS + 2
     assert client.completed
 
 

@@ -12,7 +12,7 @@ Two tasks per connection, the server's own request task included:
   is stepped by hand: if it completes without suspending, the event was ready. If it suspends,
   the event loop must take over at once, before anything else runs in this task, because the
   producer may already be registered for a wake-up; so the suspension is handed straight to
-  the loop (`_Resume`), and the events gathered so far are written by the other task.
+  the loop (`_resume`), and the events gathered so far are written by the other task.
 - The listener task waits in ``receive()`` for the client to leave, with a deadline at which a
   keep-alive ping is due. It also writes the gathered events when the producer starts waiting
   (the request task wakes it by cancelling that wait, once per burst). There is no ping task,
@@ -31,6 +31,7 @@ __all__ = ["PENDING_LIMIT", "Delivery"]
 
 import contextlib
 import logging
+import types
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -53,39 +54,35 @@ PENDING_LIMIT: Final = 64 * 1024
 """Bytes gathered into one write at most. Big enough that a burst leaves in few writes, small
 enough that a stream's memory stays small (uvicorn's own write-buffer mark is 64 KiB)."""
 
+PLAIN_AWAITS: Final = 16
+"""Events taken with a plain ``await`` after the producer waited, before stepping it by hand
+again; a producer that turns fast has at most this many events written one by one."""
 
-class _Resume:
+
+@types.coroutine
+def _resume(step: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
     """Awaits the rest of a step that was started by hand and has suspended.
 
     The first suspension (`yielded`) was already produced by ``step.send(None)``; this hands it
     to the event loop and relays everything after it in both directions (what the loop sends
     back, and what it throws in, cancellation included), exactly as ``await`` would have.
     """
-
-    __slots__ = ("_step", "_yielded")
-
-    def __init__(self, step: Generator[Any, Any, Any], yielded: Any) -> None:
-        self._step = step
-        self._yielded = yielded
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        step, yielded = self._step, self._yielded
-        while True:
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            step.close()
+            raise
+        except BaseException as exc:  # relayed to the producer, as await would
             try:
-                sent = yield yielded
-            except GeneratorExit:
-                step.close()
-                raise
-            except BaseException as exc:
-                try:
-                    yielded = step.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    yielded = step.send(sent)
-                except StopIteration as done:
-                    return done.value
+                yielded = step.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                yielded = step.send(sent)
+            except StopIteration as done:
+                return done.value
 
 
 class Delivery:
@@ -149,28 +146,45 @@ class Delivery:
         backlog = content if isinstance(content, MemoryObjectReceiveStream) else None
         try:
             next_step = content.__aiter__().__anext__
+            plain_awaits = 0
             while True:
-                step = next_step().__await__()
-                try:
-                    yielded = step.send(None)
-                except StopIteration as ready:
-                    item, waited = ready.value, False
+                if plain_awaits:
+                    # The producer waited for its last event, so it will probably wait for the
+                    # next few too: while nothing is pending, a plain await is cheaper than
+                    # stepping by hand, and there is nothing to gather. Stepping resumes after
+                    # `PLAIN_AWAITS` events, to notice a producer that turned fast.
+                    plain_awaits -= 1
+                    item, waited = await next_step(), True
                 else:
-                    # The producer waits: what it yielded before must not wait with it.
-                    if pending:
-                        self.request_flush()
-                    item, waited = await _Resume(step, yielded), True
+                    step = next_step().__await__()
+                    try:
+                        yielded = step.send(None)
+                    except StopIteration as ready:
+                        item, waited = ready.value, False
+                    else:
+                        # The producer waits: what it yielded before must not wait with it.
+                        if pending:
+                            self.request_flush()
+                        item, waited = await _resume(step, yielded), True
+                        plain_awaits = PLAIN_AWAITS
                 chunk = encode(item)
                 pending.append(chunk)
                 self.pending_size += len(chunk)
                 if backlog is not None:
                     self.take_backlog(backlog)
-                if waited:
-                    # It came after a wait, so the next one probably will too: write it now.
-                    await self.write_pending()
-                elif self.pending_size >= PENDING_LIMIT:
-                    await self.write_pending()
-                    await anyio.lowlevel.checkpoint()  # a fast producer lets others run
+                # An event that came after a wait is written now (the next one will probably
+                # wait too); events that were ready are gathered up to the limit.
+                if waited or self.pending_size >= PENDING_LIMIT:
+                    if self.listener_writing is not None:
+                        await self.wait_for_listener_write()
+                    if pending and not self.disconnected:
+                        self.producer_writing = True
+                        try:
+                            await self.write(self.take_pending())
+                        finally:
+                            self.producer_writing = False
+                    if not waited:
+                        await anyio.lowlevel.checkpoint()  # a fast producer lets others run
         except StopAsyncIteration:
             pass
         except SendTimeoutError:
@@ -199,16 +213,6 @@ class Delivery:
         pending.clear()
         self.pending_size = 0
         return body
-
-    async def write_pending(self) -> None:
-        if self.listener_writing is not None:
-            await self.wait_for_listener_write()
-        if self.pending and not self.disconnected:
-            self.producer_writing = True
-            try:
-                await self.write(self.take_pending())
-            finally:
-                self.producer_writing = False
 
     async def wait_for_listener_write(self) -> None:
         while self.listener_writing is not None:

@@ -13,6 +13,8 @@ Two tasks per connection, the server's own request task included:
   the event loop must take over at once, before anything else runs in this task, because the
   producer may already be registered for a wake-up; so the suspension is handed straight to
   the loop (`_resume`), and the events gathered so far are written by the other task.
+  Stepping by hand costs a little on every event, so after the producer waited, the next
+  `PLAIN_AWAITS` events are taken with a plain ``await`` (each is written at once anyway).
 - The listener task waits in ``receive()`` for the client to leave, with a deadline at which a
   keep-alive ping is due. It also writes the gathered events when the producer starts waiting
   (the request task wakes it by cancelling that wait, once per burst). There is no ping task,
@@ -27,7 +29,7 @@ Two tasks per connection, the server's own request task included:
 
 from __future__ import annotations
 
-__all__ = ["PENDING_LIMIT", "Delivery"]
+__all__ = ["PENDING_LIMIT", "PLAIN_AWAITS", "Delivery"]
 
 import contextlib
 import logging

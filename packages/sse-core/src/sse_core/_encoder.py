@@ -26,7 +26,7 @@ _EVENT_FIELDS: Final = frozenset(("data", "event", "id", "retry", "comment"))
 
 
 def _mapping_bytes(fields: Mapping[str, Any], json_dumps: JSONDumps | None) -> bytes:
-    if not fields.keys() <= _EVENT_FIELDS:
+    if not _EVENT_FIELDS.issuperset(fields):
         unknown = sorted(map(str, fields.keys() - _EVENT_FIELDS))
         raise TypeError(
             f"unknown event field(s) {unknown}: an event mapping may only hold 'data', 'event', "

@@ -58,17 +58,19 @@ def event_bytes(data: object, event: object, id: object, retry: object, comment:
         # WHATWG: "If the field value does not contain U+0000 NULL, then set the last event ID
         # buffer to the field value. Otherwise, ignore the field." A client would drop an id
         # with NUL, and a line break would end the field early: refuse both, never strip.
-        if "\n" in id or "\r" in id or "\0" in id:
+        # isprintable() is False for every control character, so one C-level pass clears the
+        # common id; only an id that fails it is searched for the three that matter.
+        if not id.isprintable() and ("\n" in id or "\r" in id or "\0" in id):
             _refuse_id(id)
-        id_line = "id: " + id + "\n"
+        id_line = f"id: {id}\n"
     if event is None:
         event_line = ""
     else:
         if type(event) is not str:
             event = _str_field("event", event)
-        if "\n" in event or "\r" in event:
+        if not event.isprintable() and ("\n" in event or "\r" in event):
             raise InvalidEventError("event", "must not contain a line break (CR or LF)")
-        event_line = "event: " + event + "\n"
+        event_line = f"event: {event}\n"
     if data is None:
         data_lines = ""
     else:

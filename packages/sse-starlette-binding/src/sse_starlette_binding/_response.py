@@ -8,13 +8,11 @@ from __future__ import annotations
 
 __all__ = ["Content", "EventSourceResponse"]
 
-import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
 from starlette.responses import Response
 
@@ -26,17 +24,12 @@ if TYPE_CHECKING:
     from starlette.background import BackgroundTask
     from starlette.types import Message, Receive, Scope, Send
 
-logger = logging.getLogger("sse_starlette_binding")
-
 Content: TypeAlias = AsyncIterable[Any] | Iterable[Any]
 """What a response streams: an async or sync iterable of items (events, dicts, text, bytes,
 pydantic models or JSON-able values), or an anyio memory object receive stream."""
 
 ProducerErrorHandler: TypeAlias = Callable[[Exception], Any]
 
-# The producer waits once this much is pending. Big enough that a burst leaves in few writes,
-# small enough that a stream's memory stays small (uvicorn's own write buffer mark is 64 KiB).
-_PENDING_LIMIT: Final = 64 * 1024
 _SEPARATORS: Final = ("\r\n", "\r", "\n")
 
 

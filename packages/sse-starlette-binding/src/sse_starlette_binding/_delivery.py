@@ -169,24 +169,28 @@ class Delivery:
                             self.request_flush()
                         item, waited = await _resume(step, yielded), True
                         plain_awaits = PLAIN_AWAITS
-                chunk = encode(item)
-                pending.append(chunk)
-                self.pending_size += len(chunk)
-                if backlog is not None:
-                    self.take_backlog(backlog)
-                # An event that came after a wait is written now (the next one will probably
-                # wait too); events that were ready are gathered up to the limit.
-                if waited or self.pending_size >= PENDING_LIMIT:
-                    if self.listener_writing is not None:
-                        await self.wait_for_listener_write()
-                    if pending and not self.disconnected:
-                        self.producer_writing = True
-                        try:
-                            await self.write(self.take_pending())
-                        finally:
-                            self.producer_writing = False
-                    if not waited:
-                        await anyio.lowlevel.checkpoint()  # a fast producer lets others run
+                body = encode(item)
+                if not waited or pending or backlog is not None:
+                    # Gather it with what is pending and, from a memory stream, what is ready.
+                    pending.append(body)
+                    self.pending_size += len(body)
+                    if backlog is not None:
+                        self.take_backlog(backlog)
+                    if not waited and self.pending_size < PENDING_LIMIT:
+                        continue
+                    body = self.take_pending()
+                # Written now: an event that came after a wait (the next one will probably wait
+                # too), or ready events that reached the limit.
+                if self.listener_writing is not None:
+                    await self.wait_for_listener_write()
+                if not self.disconnected:
+                    self.producer_writing = True
+                    try:
+                        await self.write(body)
+                    finally:
+                        self.producer_writing = False
+                if not waited:
+                    await anyio.lowlevel.checkpoint()  # a fast producer lets others run
         except StopAsyncIteration:
             pass
         except SendTimeoutError:

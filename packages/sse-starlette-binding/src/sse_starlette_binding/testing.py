@@ -273,7 +273,7 @@ class EventStreamClient:
     it works under asyncio and trio and keeps no global state. `timeout` bounds the wait for
     a response to start and the wait for the app to return after the client disconnected.
 
-    >>> async def example(app):  # doctest: +SKIP
+    >>> async def example(app):
     ...     async with EventStreamClient(app) as client:
     ...         async with client.stream("/events") as stream:
     ...             return await stream.collect(max_events=3)
@@ -550,7 +550,7 @@ def open_event_stream(
     body with the chunked coding removed. A connection cut before the body was complete just
     ends the events (`complete` stays false).
 
-    >>> async def example():  # doctest: +SKIP
+    >>> async def example():
     ...     async with open_event_stream("http://127.0.0.1:8000/events") as stream:
     ...         return await stream.collect(max_events=3, timeout=2.0)
     """

@@ -597,6 +597,58 @@ def test_a_ping_message_factory_replaces_the_comment(backend: str) -> None:
     assert client.bodies[0] == b": alive\r\n\r\n"
 
 
+def test_a_failing_ping_factory_ends_the_stream_cleanly(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+    cleanups: list[str] = []
+
+    async def idle() -> AsyncIterator[str]:
+        try:
+            yield "hello"
+            await anyio.sleep_forever()
+        finally:
+            cleanups.append("done")
+
+    def broken_ping() -> ServerSentEvent:
+        raise RuntimeError("no ping today")
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(idle(), ping=0.05, ping_message_factory=broken_ping))
+
+    with caplog.at_level(logging.ERROR, logger="sse_starlette_binding"):
+        run(backend, scenario)
+    assert client.raw == b"data: hello\r\n\r\n"
+    assert client.completed
+    assert cleanups == ["done"]
+    assert "no ping today" in str(caplog.records[0].exc_info[1])  # type: ignore[index]
+
+
+def test_a_failing_error_hook_is_logged_and_the_stream_still_completes(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+
+    async def failing() -> AsyncIterator[str]:
+        yield "before"
+        raise RuntimeError("first failure")
+
+    def broken_hook(exc: Exception) -> ServerSentEvent:
+        raise ValueError("second failure")
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(failing(), ping=0, on_producer_error=broken_hook))
+
+    with caplog.at_level(logging.ERROR, logger="sse_starlette_binding"):
+        run(backend, scenario)
+    assert client.raw == b"data: before\r\n\r\n"
+    assert client.completed
+    assert [str(record.exc_info[1]) for record in caplog.records if record.exc_info] == [
+        "first failure",
+        "second failure",
+    ]
+
+
 # Slow clients
 
 

@@ -297,7 +297,13 @@ class Delivery:
             elif self.producer_writing or self.clock() < self.last_write + ping_interval:
                 continue  # events went out since the wait began: the ping is not due yet
             else:
-                body = self.response.ping_bytes()
+                try:
+                    body = self.response.ping_bytes()
+                except Exception as exc:
+                    # A ping_message_factory that fails ends the stream like a producer would.
+                    self.report_producer_error(exc)
+                    self.producer_scope.cancel()
+                    return
             if body and not await self.listener_write(body):
                 return
 

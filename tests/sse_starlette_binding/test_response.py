@@ -92,6 +92,15 @@ async def finite(*items: Any) -> AsyncIterator[Any]:
         yield item
 
 
+async def hello_then_idle(cleanups: list[str]) -> AsyncIterator[str]:
+    """Says "hello", then waits forever (ignoring any shutdown event); records its cleanup."""
+    try:
+        yield "hello"
+        await anyio.sleep_forever()
+    finally:
+        cleanups.append("done")
+
+
 # Wire format and headers
 
 
@@ -465,16 +474,9 @@ def test_disconnect_is_noticed_while_the_producer_is_idle(backend: str) -> None:
     client = Client()
     cleanups: list[str] = []
 
-    async def idle() -> AsyncIterator[str]:
-        try:
-            yield "hello"
-            await anyio.sleep_forever()
-        finally:
-            cleanups.append("done")
-
     async def scenario() -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(client.run, EventSourceResponse(idle(), ping=0))
+            tg.start_soon(client.run, EventSourceResponse(hello_then_idle(cleanups), ping=0))
             await client.body_arrived.wait()
             client.disconnect_now.set()
 
@@ -603,18 +605,15 @@ def test_a_failing_ping_factory_ends_the_stream_cleanly(
     client = Client()
     cleanups: list[str] = []
 
-    async def idle() -> AsyncIterator[str]:
-        try:
-            yield "hello"
-            await anyio.sleep_forever()
-        finally:
-            cleanups.append("done")
-
     def broken_ping() -> ServerSentEvent:
         raise RuntimeError("no ping today")
 
     async def scenario() -> None:
-        await client.run(EventSourceResponse(idle(), ping=0.05, ping_message_factory=broken_ping))
+        await client.run(
+            EventSourceResponse(
+                hello_then_idle(cleanups), ping=0.05, ping_message_factory=broken_ping
+            )
+        )
 
     with caplog.at_level(logging.ERROR, logger="sse_starlette_binding"):
         run(backend, scenario)
@@ -737,16 +736,12 @@ def test_the_grace_period_ends_with_cancellation(backend: str) -> None:
     client = Client()
     cleanups: list[str] = []
 
-    async def stubborn() -> AsyncIterator[str]:
-        try:
-            yield "hello"
-            await anyio.sleep_forever()  # ignores the shutdown event
-        finally:
-            cleanups.append("done")
-
     async def scenario() -> None:
         response = EventSourceResponse(
-            stubborn(), ping=0, shutdown_event=anyio.Event(), shutdown_grace_period=0.1
+            hello_then_idle(cleanups),
+            ping=0,
+            shutdown_event=anyio.Event(),
+            shutdown_grace_period=0.1,
         )
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.run, response)

@@ -17,17 +17,21 @@ __all__ = ["JSONServerSentEvent", "ServerSentEvent"]
 
 from typing import Any, Final
 
-from sse_core import LineTerminator
+from sse_core import EventEncoder, LineTerminator
 from sse_core import ServerSentEvent as CoreEvent
 
-_SEPARATORS: Final = ("\r\n", "\r", "\n")
-_FIELDS: Final = frozenset(("data", "event", "id", "retry", "comment", "sep"))
+_ENCODERS: Final[dict[str, EventEncoder]] = {
+    sep: EventEncoder(line_terminator=sep) for sep in ("\r\n", "\r", "\n")
+}
+_FIELDS: Final = frozenset(("data", "event", "id", "retry", "comment"))
 
 
-def _check_separator(sep: object) -> LineTerminator:
-    if sep not in _SEPARATORS:
+def check_separator(sep: object) -> LineTerminator:
+    """`sep` as a line terminator, or ValueError naming it (sse-starlette's `sep` check)."""
+    encoder = _ENCODERS.get(sep) if isinstance(sep, str) else None
+    if encoder is None:
         raise ValueError(f"sep must be one of '\\r\\n', '\\r' or '\\n', got {sep!r}")
-    return sep
+    return encoder.line_terminator
 
 
 class ServerSentEvent:
@@ -59,7 +63,7 @@ class ServerSentEvent:
         comment: str | None = None,
         sep: str | None = None,
     ) -> None:
-        self._sep = _check_separator(self.DEFAULT_SEPARATOR if sep is None else sep)
+        self._sep = check_separator(self.DEFAULT_SEPARATOR if sep is None else sep)
         self.data = data
         self.event = event
         self.id = id
@@ -111,8 +115,7 @@ class ServerSentEvent:
 
     def encode(self) -> bytes:
         """The event's bytes, each line ended by `sep`, the blank line included."""
-        wire = self.to_server_sent_event().wire
-        return wire if self._sep == "\n" else wire.replace(b"\n", self._sep.encode("ascii"))
+        return _ENCODERS[self._sep].encode(self.to_server_sent_event())
 
 
 class JSONServerSentEvent(ServerSentEvent):

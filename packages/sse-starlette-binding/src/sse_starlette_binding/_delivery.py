@@ -237,7 +237,9 @@ class Delivery:
         try:
             item = handler(exc)
             if item is not None:
-                self.pending.append(self.response.encode_item(item))
+                chunk = self.response.encode_item(item)
+                self.pending.append(chunk)
+                self.pending_size += len(chunk)
         except Exception:
             logger.exception("on_producer_error raised; the stream ends without a last event")
 
@@ -265,12 +267,16 @@ class Delivery:
             await data_sender()
         except Exception as exc:
             # The content it feeds will never end now: end the stream as a producer error,
-            # once the producer has taken the events that were sent before the failure.
+            # once the producer has taken the events that were sent before the failure, that
+            # is once it waits on an empty stream (an event handed to a waiting producer takes
+            # it off the waiting list until it is taken). A rare error path: a short poll.
             content = self.response.body_iterator
             if isinstance(content, MemoryObjectReceiveStream):
-                while content.statistics().current_buffer_used and not self.finished:
-                    await anyio.lowlevel.checkpoint()
-                await anyio.lowlevel.checkpoint()  # an event handed over is taken
+                while not self.finished:
+                    stats = content.statistics()
+                    if stats.current_buffer_used == 0 and stats.tasks_waiting_receive:
+                        break
+                    await anyio.sleep(0.005)
             self.report_producer_error(exc)
             self.producer_scope.cancel()
 

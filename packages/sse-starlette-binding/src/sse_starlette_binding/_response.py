@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from sse_core import EventEncoder, JSONDumps, LineTerminator
 
+from ._compat import check_separator
 from ._delivery import Delivery
 
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ Content: TypeAlias = AsyncIterable[Any] | Iterable[Any]
 pydantic models or JSON-able values), or an anyio memory object receive stream."""
 
 ProducerErrorHandler: TypeAlias = Callable[[Exception], Any]
-
-_SEPARATORS: Final = ("\r\n", "\r", "\n")
 
 
 class EventSourceResponse(Response):
@@ -90,8 +89,6 @@ class EventSourceResponse(Response):
         on_producer_error: ProducerErrorHandler | None = None,
         json_dumps: JSONDumps | None = None,
     ) -> None:
-        if sep is not None and sep not in _SEPARATORS:
-            raise ValueError(f"sep must be one of '\\r\\n', '\\r' or '\\n', got {sep!r}")
         _check_seconds("ping", ping, allow_none=True)
         _check_seconds("send_timeout", send_timeout, allow_none=True)
         _check_seconds("shutdown_grace_period", shutdown_grace_period)
@@ -105,7 +102,7 @@ class EventSourceResponse(Response):
                 "content must be an iterable or async iterable of events, "
                 f"not {type(content).__name__}"
             )
-        self.sep: LineTerminator = sep or self.DEFAULT_SEPARATOR  # type: ignore[assignment]
+        self.sep: LineTerminator = check_separator(self.DEFAULT_SEPARATOR if sep is None else sep)
         self.encoder = EventEncoder(line_terminator=self.sep, json_dumps=json_dumps)
         self.status_code = status_code
         self.media_type = media_type
@@ -175,13 +172,11 @@ class _SyncIterator:
 
     def __init__(self, iterable: Iterable[Any]) -> None:
         self._iterator = iter(iterable)
-        self._started = False
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
 
     async def __anext__(self) -> Any:
-        self._started = True
         item = await anyio.to_thread.run_sync(next, self._iterator, _EXHAUSTED)
         if item is _EXHAUSTED:
             raise StopAsyncIteration
@@ -189,7 +184,7 @@ class _SyncIterator:
 
     async def aclose(self) -> None:
         close = getattr(self._iterator, "close", None)
-        if close is not None and self._started:
+        if close is not None:
             await anyio.to_thread.run_sync(close)
 
 

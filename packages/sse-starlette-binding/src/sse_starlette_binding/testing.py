@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 import re
+from abc import ABC, abstractmethod
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 from urllib.parse import quote, unquote, urlsplit
@@ -80,7 +81,7 @@ def _count(n: int) -> str:
     return "1 event" if n == 1 else f"{n} events"
 
 
-class EventStream:
+class EventStream(ABC):
     """One event-stream response being read; what `client.stream()` and `open_event_stream`
     give inside their ``async with`` block.
 
@@ -164,9 +165,9 @@ class EventStream:
         )
         return [event async for event in iterator]
 
+    @abstractmethod
     async def _next_body_chunk(self) -> bytes | None:
         """The next non-empty piece of the body, or None once the body has ended."""
-        raise NotImplementedError
 
     async def _read_more(self) -> None:
         """Wait for the next piece of the body and parse it; must be cancel-safe."""

@@ -22,6 +22,9 @@ Two tasks per connection, the server's own request task included:
 - That wait relies on what ASGI servers do (uvicorn, hypercorn and granian alike): a
   ``receive()`` can be cancelled without losing a message. A ``send()`` that raises `OSError`
   (ASGI 2.4) also counts as the client leaving.
+- Headers may be held back (`hold_headers`) until the first write, an event or a ping: until
+  then nothing is on the wire, so an exception the producer raises propagates out of the
+  response and the framework answers with its normal error status instead of a broken 200.
 - Memory is bounded: writes are awaited, so a producer ahead of a slow client waits for it, and
   a producer that never awaits anything yields to the event loop after each coalesced write, so
   it cannot starve other connections or hide a disconnect.
@@ -94,6 +97,7 @@ class Delivery:
         self.response = response
         self.receive = receive
         self.send = send
+        self.prefix = prefix
         self.body_type = prefix + "http.response.body"
         self.pending: list[bytes] = []
         self.pending_size = 0
@@ -110,12 +114,17 @@ class Delivery:
         self.producer_writing = False
         self.clock: Callable[[], float] = anyio.current_time
         self.last_write = 0.0
+        # Headers go out with the first write when the response holds them back; an exception
+        # the producer raised while nothing was sent is kept here and raised from `run`.
+        self.started = False
+        self.error_before_start: Exception | None = None
 
-    async def run(self, start: Message) -> None:
-        try:
-            await self.send(start)
-        except OSError:
-            return  # the client left before the response started: nothing to send or stop
+    async def run(self) -> None:
+        if not self.response.hold_headers:
+            try:
+                await self.open()
+            except OSError:
+                return  # the client left before the response started: nothing to send or stop
         listener = ShutdownListener(self.on_shutdown)
         self.clock = listener.clock
         self.last_write = self.clock()
@@ -135,6 +144,11 @@ class Delivery:
         finally:
             listener.close()
             self.finished = True
+        if self.error_before_start is not None:
+            if not self.started:
+                raise self.error_before_start
+            # A ping opened the response while the producer was being closed: too late.
+            self.report_producer_error(self.error_before_start)
         if self.send_timeout_error is not None:
             raise self.send_timeout_error
         await self.complete()
@@ -196,7 +210,7 @@ class Delivery:
         except SendTimeoutError:
             raise  # the client's fault, not the producer's
         except Exception as exc:
-            self.report_producer_error(exc)
+            self.producer_failed(exc)
         finally:
             await self.close_content(content)
 
@@ -228,6 +242,13 @@ class Delivery:
         self.flush_requested = True
         if self.listener_wait is not None:
             self.listener_wait.cancel()
+
+    def producer_failed(self, exc: Exception) -> None:
+        if self.started or self.pending or not self.response.hold_headers:
+            # Events were yielded before the error: they are sent, and the stream ends.
+            self.report_producer_error(exc)
+        else:
+            self.error_before_start = exc
 
     def report_producer_error(self, exc: Exception) -> None:
         logger.exception("the event stream's producer raised; ending the stream", exc_info=exc)
@@ -277,7 +298,7 @@ class Delivery:
                     if stats.current_buffer_used == 0 and stats.tasks_waiting_receive:
                         break
                     await anyio.sleep(0.005)
-            self.report_producer_error(exc)
+            self.producer_failed(exc)
             self.producer_scope.cancel()
 
     # The listener task: the client leaving, keep-alive pings, writing for a waiting producer.
@@ -307,7 +328,7 @@ class Delivery:
                     body = self.response.ping_bytes()
                 except Exception as exc:
                     # A ping_message_factory that fails ends the stream like a producer would.
-                    self.report_producer_error(exc)
+                    self.producer_failed(exc)
                     self.producer_scope.cancel()
                     return
             if body and not await self.listener_write(body):
@@ -327,10 +348,20 @@ class Delivery:
             self.listener_writing = None
         return not self.disconnected
 
+    async def open(self) -> None:
+        """Sends the headers, and the stream's preamble (its `retry`) right after them."""
+        self.started = True
+        await self.send(self.response.start_message(self.prefix))
+        preamble = self.response.preamble
+        if preamble:
+            await self.send({"type": self.body_type, "body": preamble, "more_body": True})
+
     async def write(self, body: bytes) -> None:
         message = {"type": self.body_type, "body": body, "more_body": True}
         timeout = self.response.send_timeout
         try:
+            if not self.started:
+                await self.open()
             if timeout is None:
                 await self.send(message)
             else:
@@ -385,6 +416,10 @@ class Delivery:
             # The client is gone, but the response is still completed, so that the server
             # does not report an unfinished response; a server may refuse the message now.
             with contextlib.suppress(OSError):
+                if not self.started:
+                    await self.open()
                 await self.send(message)
             return
+        if not self.started:
+            await self.open()
         await self.send(message)

@@ -10,13 +10,13 @@ __all__ = ["Content", "EventSourceResponse"]
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeAlias
 
 import anyio
 import anyio.to_thread
 from starlette.responses import Response
 
-from sse_core import EventEncoder, JSONDumps, LineTerminator
+from sse_core import EventEncoder, JSONDumps, LineTerminator, ServerSentEvent
 
 from ._compat import check_separator
 from ._delivery import Delivery
@@ -55,9 +55,17 @@ class EventSourceResponse(Response):
       producer gets that many seconds to finish by itself before it is cancelled.
     - `cleanup_timeout`: seconds the producer's cleanup (closing the iterator) may take.
 
-    And two of this package's own: `on_producer_error`, called with an exception the producer
-    raised, may return an item to send as the stream's last event (the error is logged either
-    way); `json_dumps` replaces the standard library's JSON serializer for JSON data.
+    And this package's own, keyword-only:
+
+    - `on_producer_error`: called with an exception the producer raised; it may return an item
+      to send as the stream's last event (the error is logged either way).
+    - `json_dumps`: replaces the standard library's JSON serializer for JSON data.
+    - `retry`: a reconnection time in milliseconds, sent to the client first thing.
+    - `hold_headers`: hold the headers back until the first write (an event, or a keep-alive
+      ping when one is due). Until then an exception raised by the producer (or by
+      `data_sender_callable`) propagates out of the response, so the framework sends its normal
+      error response (an `HTTPException`'s status, say) instead of a 200 with a cut stream.
+      Yield a comment first to open a stream that may stay quiet at once.
 
     >>> async def numbers():
     ...     for n in range(3):
@@ -66,7 +74,7 @@ class EventSourceResponse(Response):
     """
 
     DEFAULT_PING_INTERVAL: Final = 15
-    DEFAULT_SEPARATOR: Final = "\r\n"
+    DEFAULT_SEPARATOR: ClassVar[str] = "\r\n"  # a subclass may choose another
     DEFAULT_CLEANUP_TIMEOUT: Final = 30.0
 
     def __init__(  # noqa: PLR0917 (sse-starlette's parameters are positional; so are these)
@@ -88,6 +96,8 @@ class EventSourceResponse(Response):
         *,
         on_producer_error: ProducerErrorHandler | None = None,
         json_dumps: JSONDumps | None = None,
+        retry: int | None = None,
+        hold_headers: bool = False,
     ) -> None:
         _check_seconds("ping", ping, allow_none=True)
         _check_seconds("send_timeout", send_timeout, allow_none=True)
@@ -116,6 +126,8 @@ class EventSourceResponse(Response):
         self.shutdown_grace_period = shutdown_grace_period
         self.cleanup_timeout = cleanup_timeout
         self.on_producer_error = on_producer_error
+        self.hold_headers = hold_headers
+        self.preamble = b"" if retry is None else self.encoder.encode(ServerSentEvent(retry=retry))
 
         # "Cache-Control: no-store" keeps caches and proxies from storing the stream (a user
         # may relax it for a fan-out CDN); "X-Accel-Buffering: no" stops nginx from buffering
@@ -140,19 +152,24 @@ class EventSourceResponse(Response):
             return self.encode_item(self.ping_message_factory())
         return self.encoder.encode_comment(f"ping - {datetime.now(UTC)}")
 
+    def start_message(self, prefix: str = "") -> Message:
+        """The ``http.response.start`` message, built when the headers go out (with
+        `hold_headers`, at the first write), so a subclass may still adjust them until then."""
+        start = {"type": prefix + "http.response.start", "status": self.status_code}
+        start["headers"] = self.raw_headers
+        return start
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A response sent to a websocket scope is a denial response (the ASGI websocket
         # "http.response" extension), whose messages carry this prefix.
         prefix = "websocket." if scope["type"] == "websocket" else ""
-        start = {"type": prefix + "http.response.start", "status": self.status_code}
-        start["headers"] = self.raw_headers
         if scope.get("method") == "HEAD":
             # Headers only: the producer never starts, so an endless stream cannot hold a HEAD
             # request (and its connection) open.
-            await send(start)
+            await send(self.start_message(prefix))
             await send({"type": prefix + "http.response.body", "body": b"", "more_body": False})
         else:
-            await Delivery(self, receive, send, prefix).run(start)
+            await Delivery(self, receive, send, prefix).run()
         if self.background is not None:
             await self.background()
 

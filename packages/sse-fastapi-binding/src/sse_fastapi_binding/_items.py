@@ -1,0 +1,103 @@
+"""Turning what a FastAPI endpoint yields into event bytes, the way `fastapi.sse` users expect.
+
+An event object (`sse_core.ServerSentEvent`, a typed `sse_core.pydantic.EventModel`, an event of
+`fastapi.sse` or of the Starlette binding) is written as the event it describes. Anything else
+is the data of an event: validated against the endpoint's declared item type, when there is
+one, and serialized as compact JSON by pydantic, as FastAPI serializes a response model. So a
+`str` item is sent as a JSON string, exactly as `fastapi.sse` sends it; yield
+`ServerSentEvent(text)` to send text as it is.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ItemEncoder", "item_encoder"]
+
+import functools
+from typing import Any, Final
+
+from fastapi.exceptions import ResponseValidationError
+from fastapi.sse import ServerSentEvent as FastAPIEvent
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
+
+from sse_core import EventEncoder
+from sse_core import ServerSentEvent as CoreEvent
+
+_DATA_PREFIX: Final = b"data: "
+_EVENT_END: Final = b"\n\n"
+
+
+class ItemEncoder(EventEncoder):
+    """An `EventEncoder` (LF line ends) whose plain items are pydantic-validated JSON data.
+
+    `item_type` is the type every plain item must validate as; None sends any JSON-able item
+    as it is.
+
+    >>> from pydantic import BaseModel
+    >>> class Tick(BaseModel):
+    ...     n: int
+    >>> ItemEncoder(Tick).encode({"n": "3"})
+    b'data: {"n":3}\\n\\n'
+    >>> ItemEncoder(Tick).encode(CoreEvent("as it is", event="note"))
+    b'event: note\\ndata: as it is\\n\\n'
+    """
+
+    __slots__ = ("adapter", "item_class", "item_type")
+
+    def __init__(self, item_type: Any = None) -> None:
+        super().__init__()
+        self.item_type = item_type
+        self.adapter: TypeAdapter[Any] | None = None
+        if item_type is not None:
+            self.adapter = TypeAdapter(item_type)
+        # Items of the declared class (the common case) skip the event checks.
+        self.item_class: type | None = item_type if isinstance(item_type, type) else None
+
+    def encode(self, item: Any) -> bytes:
+        if type(item) is not self.item_class:
+            # The class, not the instance, is asked: a pydantic model answers a missing
+            # attribute slowly, through its __getattr__.
+            if isinstance(item, CoreEvent | bytes) or hasattr(type(item), "to_server_sent_event"):
+                return super().encode(item)
+            if isinstance(item, FastAPIEvent):
+                return super().encode(self._from_fastapi(item))
+        # Compact JSON never holds a raw line break (one inside a string is escaped as \n), so
+        # the data is one line and needs no splitting.
+        return _DATA_PREFIX + self.data_json(item) + _EVENT_END
+
+    def data_json(self, item: Any) -> bytes:
+        """`item` as the JSON an event's data carries, validated against the item type."""
+        adapter = self.adapter
+        if adapter is None:
+            return to_json(item)
+        try:
+            value = adapter.validate_python(item)
+        except ValidationError as exc:
+            # What FastAPI raises for a response that does not match its declared model.
+            raise ResponseValidationError(exc.errors(include_url=False), body=item) from None
+        return adapter.dump_json(value)
+
+    def _from_fastapi(self, item: FastAPIEvent) -> CoreEvent:
+        # fastapi.sse's rules: `raw_data` is sent as it is, `data` as JSON (not validated
+        # against the item type: an endpoint may mix types on purpose).
+        if item.raw_data is not None:
+            data: str | None = item.raw_data
+        elif item.data is not None:
+            data = to_json(item.data).decode("utf-8")
+        else:
+            data = None
+        return CoreEvent(data, event=item.event, id=item.id, retry=item.retry, comment=item.comment)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_encoder(item_type: Any) -> ItemEncoder:
+    return ItemEncoder(item_type)
+
+
+def item_encoder(item_type: Any) -> ItemEncoder:
+    """The encoder for `item_type`, built once per type: building pydantic's validator and
+    serializer costs far more than using them."""
+    try:
+        return _cached_encoder(item_type)
+    except TypeError:  # an unhashable type annotation
+        return ItemEncoder(item_type)

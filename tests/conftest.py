@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
 from support.node import (
     EventSourceParserWorker,
     NodeUnavailable,
@@ -14,6 +15,14 @@ from support.node import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+# The machines that run this suite are shared and often busy (real servers, browsers and Node
+# run beside it): hypothesis must not fail a property because drawing or running one example
+# was slow. What these tests assert is behaviour, never speed.
+settings.register_profile(
+    "shared-machines", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("shared-machines")
 
 
 @pytest.fixture(scope="session")

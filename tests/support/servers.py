@@ -333,12 +333,14 @@ async def open_request(
     rcvbuf: int | None = None,
     limit: int = 1 << 16,
     timeout: float = 5.0,
+    body: bytes = b"",
 ) -> HTTPResponse:
     """Send one request to 127.0.0.1:`port` and read up to the end of the response's head.
 
     `rcvbuf` sets SO_RCVBUF before connecting (a small receive window for a client that stops
     reading); `limit` is the asyncio reader's buffer limit (it stops reading from the socket at
-    twice that). Raises TimeoutError when the head takes over `timeout` seconds.
+    twice that). `body` is sent as it is after the head (give its Content-Length in `headers`).
+    Raises TimeoutError when the head takes over `timeout` seconds.
     """
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -354,7 +356,7 @@ async def open_request(
     try:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}"]
         lines += [f"{name}: {value}" for name, value in headers]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
     except BaseException:

@@ -69,7 +69,9 @@ class ItemEncoder(EventEncoder):
         """`item` as the JSON an event's data carries, validated against the item type."""
         adapter = self.adapter
         if adapter is None:
-            return to_json(item)
+            # JSON has no NaN or Infinity: written as null, as pydantic's models and
+            # fastapi.sse write them, so that a client's JSON.parse never fails.
+            return to_json(item, inf_nan_mode="null")
         try:
             value = adapter.validate_python(item)
         except ValidationError as exc:
@@ -83,7 +85,7 @@ class ItemEncoder(EventEncoder):
         if item.raw_data is not None:
             data: str | None = item.raw_data
         elif item.data is not None:
-            data = to_json(item.data).decode("utf-8")
+            data = to_json(item.data, inf_nan_mode="null").decode("utf-8")
         else:
             data = None
         return CoreEvent(data, event=item.event, id=item.id, retry=item.retry, comment=item.comment)

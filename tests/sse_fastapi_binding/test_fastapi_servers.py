@@ -48,9 +48,11 @@ async def read_blocks(response: HTTPResponse, count: int) -> list[bytes]:
 
 
 async def read_rest(response: HTTPResponse) -> list[bytes]:
+    """The rest of the stream's blocks, keep-alive pings left out."""
     blocks = []
     while (block := await response.read_block(EVENT_END)) is not None:
-        blocks.append(block)
+        if not block.startswith(b": ping - "):
+            blocks.append(block)
     return blocks
 
 
@@ -148,3 +150,21 @@ def test_errors_before_the_first_event_and_a_post_token_stream_over_http(
         await chat.aclose()
 
     asyncio.run(scenario())
+
+
+def test_send_timeout_drops_a_client_that_stops_reading_and_closes_its_dependencies(
+    served: tuple[ServerProcess, str],
+) -> None:
+    server, database = served
+
+    async def scenario() -> bool:
+        stalled = await open_request(server.port, "/flood", rcvbuf=4096, limit=4096)
+        try:
+            assert stalled.status == 200
+            dropped = await wait_for(lambda: session_states(database) == ["closed"], timeout=5)
+            # uvicorn logs the error after the request's dependencies have closed.
+            return dropped and await wait_for(lambda: "SendTimeoutError" in server.log(), 2)
+        finally:
+            await stalled.aclose()
+
+    assert asyncio.run(scenario()), f"not dropped: {session_states(database)}\n{server.log()}"

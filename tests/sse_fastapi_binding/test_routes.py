@@ -329,6 +329,14 @@ def test_a_generator_endpoint_cannot_push(backend: str) -> None:
 # Connection state, shutdown, dependencies with yield
 
 
+def test_custom_dependencies_compose_with_the_stream(backend: str, app: FastAPI) -> None:
+    async def scenario() -> None:
+        _, events = await read(app, "/resume", last_event_id="20")
+        assert data(events) == [{"n": 21}, {"n": 22}]
+
+    run(backend, scenario)
+
+
 def test_the_stream_knows_the_client_is_connected(backend: str, app: FastAPI) -> None:
     async def scenario() -> None:
         async with EventStreamClient(app) as client, client.stream("/connection") as stream:

@@ -64,6 +64,12 @@ class Note(BaseModel):
 Ticks = Annotated[EventStream[Tick], Stream(ping=5, retry=3000)]
 Notes = Annotated[EventStream[Note], Stream(ping=0.2, shutdown_grace_period=1, max_pending=4)]
 Quiet = Annotated[EventStream[Any], Stream(ping=0.1, shutdown_grace_period=1)]
+Flood = Annotated[EventStream[Any], Stream(ping=0, send_timeout=0.5)]
+
+
+def resume_point(stream: Ticks) -> int:
+    """A custom dependency built on the stream: where a reconnecting client resumes."""
+    return int(stream.last_event_id or 0)
 
 
 def create_database(path: str) -> None:
@@ -224,6 +230,24 @@ def create_app(database: str) -> FastAPI:
             await anyio.sleep(0.01)
         if stream.shutting_down:
             yield ServerSentEvent("goodbye", event="bye")
+
+    @app.get("/resume", response_class=EventSourceResponse)
+    async def resume(
+        start: Annotated[int, Depends(resume_point)], stream: Ticks
+    ) -> AsyncIterator[Tick]:
+        """Composes the stream with a custom dependency that also takes it."""
+        yield Tick(n=start + 1)
+        if stream.settings.retry == 3000:
+            yield Tick(n=start + 2)
+
+    @app.get("/flood", response_class=EventSourceResponse)
+    async def flood(connection: Session, stream: Flood) -> AsyncIterator[ServerSentEvent]:
+        """64 KiB events as fast as the client takes them, for a client that stops reading."""
+        del connection, stream
+        block = ServerSentEvent("x" * 65536)
+        while True:
+            yield block
+            await anyio.sleep(0)
 
     @app.get("/connection", response_class=EventSourceResponse)
     async def connection_state(stream: Quiet) -> AsyncIterator[ServerSentEvent]:

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 from openapi_spec_validator import validate
+from support.examples import load_example
 
 from sse_starlette_binding import notify_shutdown
 from sse_starlette_binding.testing import EventStreamClient
 
-if TYPE_CHECKING:
-    from types import ModuleType
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "fastapi_chat.py"
-
-
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fastapi_chat", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_ticks_resume_after_the_last_event_id(backend: str) -> None:
-    app = load_example().app
+    app = load_example("fastapi_chat").app
 
     async def scenario() -> list[tuple[str, int, str]]:
         async with (
@@ -53,7 +35,7 @@ def test_ticks_resume_after_the_last_event_id(backend: str) -> None:
 
 
 def test_chat_streams_tokens_and_refuses_with_a_status(backend: str) -> None:
-    app = load_example().app
+    app = load_example("fastapi_chat").app
     headers = {"content-type": "application/json"}
 
     async def scenario() -> None:
@@ -72,7 +54,7 @@ def test_chat_streams_tokens_and_refuses_with_a_status(backend: str) -> None:
 
 
 def test_messages_reach_everyone_in_the_room(backend: str) -> None:
-    example = load_example()
+    example = load_example("fastapi_chat")
     headers = {"content-type": "application/json"}
 
     async def scenario() -> None:
@@ -95,4 +77,4 @@ def test_messages_reach_everyone_in_the_room(backend: str) -> None:
 
 
 def test_the_examples_openapi_document_is_valid() -> None:
-    validate(load_example().app.openapi())
+    validate(load_example("fastapi_chat").app.openapi())

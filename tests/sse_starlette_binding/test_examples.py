@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 import anyio
+from support.examples import load_example
 
 from sse_starlette_binding import notify_shutdown
 from sse_starlette_binding.testing import EventStreamClient
 
-if TYPE_CHECKING:
-    from types import ModuleType
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "starlette_ticks.py"
-
-
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("starlette_ticks", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_ticks_resume_after_the_last_event_id_and_say_goodbye_on_shutdown(backend: str) -> None:
-    app = load_example().app
+    app = load_example("starlette_ticks").app
 
     async def scenario() -> list[tuple[str, str, str]]:
         async with EventStreamClient(app) as client:

@@ -1,0 +1,29 @@
+"""Loading the scripts in examples/ as modules, so tests can call their apps in process."""
+
+from __future__ import annotations
+
+__all__ = ["load_example"]
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+EXAMPLES: Final = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    """The module of ``examples/<name>.py``, run once and registered under `name`."""
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -169,8 +169,11 @@ class Server:
     Use it as a context manager: leaving the block always kills the whole group.
     """
 
-    def __init__(self, library: str) -> None:
+    def __init__(self, library: str, app: str | None = None) -> None:
         self.library = library
+        # The ``module:factory`` uvicorn loads from benchmarks/; by default the library's
+        # factory in `_stream_apps` (other scripts, fastapi_streaming.py, name their own).
+        self.app = app or f"_stream_apps:{FACTORIES[library]}"
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log: TextIO | None = None
@@ -181,7 +184,7 @@ class Server:
             "-m",
             "uvicorn",
             "--factory",
-            f"_stream_apps:{FACTORIES[self.library]}",
+            self.app,
             "--app-dir",
             str(BENCHMARKS),
             "--host",
@@ -427,6 +430,16 @@ class StreamSample:
 async def time_stream(port: int, mode: str, events: int) -> StreamSample:
     """Stream `events` events of `mode` once; wall time from request to the last byte."""
     await get_text(port, f"/debug/prepare?n={events}")
+    return await time_request(port, request_bytes(f"/stream?mode={mode}&n={events}"), events, mode)
+
+
+async def time_request(port: int, request: bytes, events: int, label: str) -> StreamSample:
+    """Send `request` (a whole HTTP/1.1 request) and time its event stream of `events` events.
+
+    Wall time runs from writing the request to reading the chunked terminator; the server's
+    CPU comes from its ``/debug/cpu`` before and after. The count of ``data: `` prefixes must
+    come out exactly `events` (`label` names the stream in the error if it does not).
+    """
     cpu_before = float(await get_text(port, "/debug/cpu"))
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
@@ -436,7 +449,7 @@ async def time_stream(port: int, mode: str, events: int) -> StreamSample:
     try:
         client_before = time.process_time()
         start = time.perf_counter()
-        transport.write(request_bytes(f"/stream?mode={mode}&n={events}"))
+        transport.write(request)
         await asyncio.wait_for(done, STREAM_TIMEOUT)
         seconds = time.perf_counter() - start
         client_cpu = time.process_time() - client_before
@@ -444,7 +457,7 @@ async def time_stream(port: int, mode: str, events: int) -> StreamSample:
         transport.close()
     cpu_after = float(await get_text(port, "/debug/cpu"))
     if counter.events != events:
-        raise MeasurementError(f"{mode}: expected {events} events, counted {counter.events}")
+        raise MeasurementError(f"{label}: expected {events} events, counted {counter.events}")
     return StreamSample(seconds, events, counter.bytes, cpu_after - cpu_before, client_cpu)
 
 

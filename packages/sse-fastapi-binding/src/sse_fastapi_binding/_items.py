@@ -42,7 +42,7 @@ class ItemEncoder(EventEncoder):
     b'event: note\\ndata: as it is\\n\\n'
     """
 
-    __slots__ = ("adapter", "item_class", "item_type")
+    __slots__ = ("_to_json", "_validate", "adapter", "item_class", "item_type")
 
     def __init__(self, item_type: Any = None) -> None:
         super().__init__()
@@ -50,6 +50,11 @@ class ItemEncoder(EventEncoder):
         self.adapter: TypeAdapter[Any] | None = None
         if item_type is not None:
             self.adapter = TypeAdapter(item_type)
+            # pydantic-core's own validator and serializer, called directly: the TypeAdapter
+            # methods around them cost several times what they do (measured: 0.86 of 0.95 us
+            # per item), for options a stream never passes.
+            self._validate = self.adapter.validator.validate_python
+            self._to_json = self.adapter.serializer.to_json
         # Items of the declared class (the common case) skip the event checks.
         self.item_class: type | None = item_type if isinstance(item_type, type) else None
 
@@ -67,17 +72,16 @@ class ItemEncoder(EventEncoder):
 
     def data_json(self, item: Any) -> bytes:
         """`item` as the JSON an event's data carries, validated against the item type."""
-        adapter = self.adapter
-        if adapter is None:
+        if self.adapter is None:
             # JSON has no NaN or Infinity: written as null, as pydantic's models and
             # fastapi.sse write them, so that a client's JSON.parse never fails.
             return to_json(item, inf_nan_mode="null")
         try:
-            value = adapter.validate_python(item)
+            value = self._validate(item)
         except ValidationError as exc:
             # What FastAPI raises for a response that does not match its declared model.
             raise ResponseValidationError(exc.errors(include_url=False), body=item) from None
-        return adapter.dump_json(value)
+        return self._to_json(value)
 
     def _from_fastapi(self, item: FastAPIEvent) -> CoreEvent:
         # fastapi.sse's rules: `raw_data` is sent as it is, `data` as JSON (not validated

@@ -10,19 +10,27 @@ Every wait is bounded: a hung install, lock, worker or answer raises instead of 
 `NodeUnavailable` means the machine cannot run the check (no node/npm, install failed); use
 `unavailable()` to turn it into a skip, or into a failure in CI. `WorkerError` means the worker
 misbehaved, which is always a failure.
+
+`run_undici_harness()` installs ``undici@7`` the same way (in a prefix of its own) and runs the
+interop suite's browser harness on Node with undici's `EventSource` (tests/interop).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "HARNESS_TIMEOUT",
     "PACKAGE_SPEC",
+    "UNDICI_SPEC",
     "EventSourceParserWorker",
     "NodeParse",
     "NodeUnavailable",
     "WorkerError",
     "cache_dir",
     "ensure_eventsource_parser",
+    "ensure_npm_package",
+    "ensure_undici",
     "in_ci",
+    "run_undici_harness",
     "start_eventsource_parser_worker",
     "unavailable",
 ]
@@ -390,3 +398,154 @@ def start_eventsource_parser_worker() -> EventSourceParserWorker:
     if shutil.which("node") is None:
         raise NodeUnavailable("node is not on PATH")
     return EventSourceParserWorker.start(ensure_eventsource_parser())
+
+
+# Other npm packages, each in a prefix of its own, and undici's EventSource run on a harness.
+#
+# Each package gets its own prefix (``<cache>/<name>@<major>``) rather than sharing the one above:
+# `npm install --no-save` into a prefix without a package.json removes every package it did not
+# just install ("added 1 package, and removed 1 package"), so undici and eventsource-parser in one
+# prefix would uninstall each other on every other run.
+
+UNDICI_NAME: Final = "undici"
+UNDICI_MAJOR: Final = 7
+UNDICI_SPEC: Final = f"{UNDICI_NAME}@{UNDICI_MAJOR}"
+UNDICI_HARNESS_RUNNER: Final = Path(__file__).resolve().with_name("undici_harness_runner.mjs")
+HARNESS_TIMEOUT: Final = 120.0
+
+
+def _named_package_dir(prefix: Path, name: str) -> Path:
+    return prefix / "node_modules" / name
+
+
+def _installed_major(prefix: Path, name: str, major: int) -> str | None:
+    """The version of `name` installed under `prefix` if its major is `major`, else None."""
+    try:
+        manifest = json.loads(
+            (_named_package_dir(prefix, name) / "package.json").read_text("utf-8")
+        )
+    except (OSError, ValueError):
+        return None
+    version = manifest.get("version") if isinstance(manifest, dict) else None
+    if isinstance(version, str) and version.split(".")[0] == str(major):
+        return version
+    return None
+
+
+def ensure_npm_package(name: str, major: int, prefix: Path | None = None) -> Path:
+    """Install ``<name>@<major>`` under `prefix` unless it is there; return its directory.
+
+    `prefix` defaults to ``<cache_dir()>/<name>@<major>``, a prefix of its own (see above). The
+    install runs under a file lock in that prefix, bounded in time like the eventsource-parser
+    install. Raises `NodeUnavailable` if npm is missing or the install fails.
+    """
+    spec = f"{name}@{major}"
+    prefix = cache_dir() / spec if prefix is None else prefix
+    if _installed_major(prefix, name, major) is not None:
+        return _named_package_dir(prefix, name)
+    try:
+        prefix.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NodeUnavailable(f"cannot create the cache directory {prefix}: {exc}") from exc
+    with _file_lock(prefix / ".install.lock", LOCK_TIMEOUT):
+        # Another run may have installed it while this one waited for the lock.
+        if _installed_major(prefix, name, major) is not None:
+            return _named_package_dir(prefix, name)
+        npm = shutil.which("npm")
+        if npm is None:
+            raise NodeUnavailable(f"npm is not on PATH (needed to install {spec})")
+        command = [
+            npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(prefix), spec,
+        ]  # fmt: skip
+        try:
+            result = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise NodeUnavailable(
+                f"`{' '.join(command)}` did not finish within {INSTALL_TIMEOUT:.0f} s"
+            ) from None
+        except OSError as exc:
+            raise NodeUnavailable(f"cannot run npm: {exc}") from exc
+        if result.returncode != 0:
+            raise NodeUnavailable(
+                f"`{' '.join(command)}` failed with exit status {result.returncode}:\n"
+                + _tail(result.stderr or result.stdout)
+            )
+        if _installed_major(prefix, name, major) is None:
+            raise NodeUnavailable(
+                f"npm reported success but {_named_package_dir(prefix, name)} holds no {spec}"
+            )
+    return _named_package_dir(prefix, name)
+
+
+def ensure_undici() -> Path:
+    """Install ``undici@7`` (whose `EventSource` runs on Node 20) if needed; return its directory.
+
+    Raises `NodeUnavailable` if node or npm is missing or the install fails.
+    """
+    if shutil.which("node") is None:
+        raise NodeUnavailable("node is not on PATH")
+    return ensure_npm_package(UNDICI_NAME, UNDICI_MAJOR)
+
+
+def run_undici_harness(
+    harness: Path,
+    base_url: str,
+    *,
+    client: str = "undici",
+    undici_dir: Path | None = None,
+    timeout: float = HARNESS_TIMEOUT,
+) -> None:
+    """Run the browser harness module `harness` on Node with undici's `EventSource` and `fetch`.
+
+    The harness (an ES module exporting ``runAll``) fetches its cases from `base_url` and posts
+    its results back there under the name `client`, exactly as it does in a browser; this
+    returns once Node has exited. Node runs in a session of its own, and its whole process group
+    is killed if it outlives `timeout` seconds.
+
+    Raises `NodeUnavailable` (no node, undici not installable) or `WorkerError` (Node failed,
+    hung, or the harness said it could not finish).
+    """
+    node = shutil.which("node")
+    if node is None:
+        raise NodeUnavailable("node is not on PATH")
+    package_dir = ensure_undici() if undici_dir is None else undici_dir
+    command = [node, str(UNDICI_HARNESS_RUNNER), str(package_dir), str(harness), base_url, client]
+    with tempfile.TemporaryFile() as output:
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise NodeUnavailable(f"cannot run node ({node}): {exc}") from exc
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        finally:
+            # The harness leaves nothing running on success; on a timeout or an error, whatever
+            # is left of the group goes (Node leads its own session, so the group is ours).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_TIMEOUT)
+        output.seek(0)
+        text = output.read().decode("utf-8", "replace")
+    if returncode is None:
+        raise WorkerError(
+            f"undici harness did not finish within {timeout:.0f} s; its output:\n{_tail(text)}"
+        )
+    if returncode != 0:
+        raise WorkerError(
+            f"undici harness exited with status {returncode}; its output:\n{_tail(text, 40)}"
+        )

@@ -1,0 +1,152 @@
+"""Headless Chromium for the tests: a real browser's `EventSource`, without Playwright.
+
+`headless_chromium(url, work_dir)` starts Debian's ``chromium-headless-shell`` on `url` in a
+session (and process group) of its own, with a fresh profile in `work_dir` and its output in a
+log file there, and on the way out, whatever happened, kills the whole group: Chromium's
+renderer, GPU and utility processes included. (The ``/usr/bin`` wrapper would leave orphans, so
+the binary under ``/usr/lib/chromium`` is started directly.) The page does the rest: it talks to
+the test's server, which is how the test learns what the browser saw.
+
+`find_chromium()` raises `BrowserUnavailable` when the browser is not installed;
+`browser_unavailable()` turns that into a skip, or into a failure in CI (``$CI`` set), where the
+browser must be installed and a silent skip would hide that the suite did not run.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CHROMIUM_ENV",
+    "INSTALL_HINT",
+    "Browser",
+    "BrowserUnavailable",
+    "browser_unavailable",
+    "find_chromium",
+    "headless_chromium",
+]
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, NoReturn
+
+import pytest
+
+from support.node import in_ci
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+CHROMIUM_ENV: Final = "SSE_TEST_CHROMIUM"
+DEFAULT_CHROMIUM: Final = Path("/usr/lib/chromium/chromium-headless-shell")
+INSTALL_HINT: Final = (
+    "chromium-headless-shell not installed; run: apt-get install -y chromium-headless-shell"
+)
+STOP_TIMEOUT: Final = 5.0
+
+# Headless, no sandbox (tests run as root in containers, where Chromium refuses its sandbox), no
+# GPU, and nothing that talks to the network on its own: without the background-networking,
+# component-update and sync switches Chromium dials Google's servers at start-up, and on a
+# machine without outside access it logs refused connections.
+FLAGS: Final = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--mute-audio",
+)
+
+
+class BrowserUnavailable(RuntimeError):
+    """This machine cannot run the browser; the message says why and how to fix it."""
+
+
+def find_chromium() -> Path:
+    """The headless Chromium binary: ``$SSE_TEST_CHROMIUM`` if set, else Debian's.
+
+    Raises `BrowserUnavailable` (with the install command) when it is not an executable file.
+    """
+    configured = os.environ.get(CHROMIUM_ENV)
+    path = Path(configured) if configured else DEFAULT_CHROMIUM
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        where = f" (${CHROMIUM_ENV}={configured})" if configured else f" ({path} is missing)"
+        raise BrowserUnavailable(INSTALL_HINT + where)
+    return path
+
+
+def browser_unavailable(reason: str) -> NoReturn:
+    """Skip the test for `reason`; in CI, fail it instead: CI installs the browser, so a missing
+    one is a broken CI set-up, never a reason to pass without running."""
+    if in_ci():
+        pytest.fail(f"headless Chromium cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@dataclass
+class Browser:
+    """A running headless Chromium: its main process (the group leader) and its log file."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """The main process's id, which is also the process group's."""
+        return self.process.pid
+
+    def exited(self) -> bool:
+        """Whether the main process has exited (a crash, or a bad command line)."""
+        return self.process.poll() is not None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines Chromium wrote to stdout and stderr."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def kill_group(self) -> None:
+        """SIGKILL the whole process group and reap the main process (idempotent)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+
+@contextlib.contextmanager
+def headless_chromium(url: str, work_dir: Path) -> Iterator[Browser]:
+    """Open `url` in a fresh headless Chromium; kill its whole process group on the way out.
+
+    Raises `BrowserUnavailable` when Chromium is not installed or cannot be started.
+    """
+    binary = find_chromium()
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=work_dir))
+    log_path = work_dir / "chromium.log"
+    command = [str(binary), *FLAGS, f"--user-data-dir={profile}", url]
+    with log_path.open("wb") as log_file:
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise BrowserUnavailable(f"cannot start {binary}: {exc}") from exc
+    browser = Browser(process, log_path)
+    try:
+        yield browser
+    finally:
+        browser.kill_group()

@@ -768,6 +768,35 @@ def test_a_shutdown_notice_after_the_stream_ended_changes_nothing(backend: str) 
     assert second.completed
 
 
+@pytest.mark.parametrize("swallows_cancellation", [False, True])
+def test_a_cleanup_over_cleanup_timeout_is_abandoned_with_a_warning(
+    backend: str, swallows_cancellation: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+
+    async def slow_to_close() -> AsyncIterator[str | None]:
+        try:
+            yield "hello"
+            yield None  # invalid: the stream ends, and closing the generator runs its cleanup
+        finally:
+            try:
+                await anyio.sleep(LIMIT)  # a cleanup that hangs
+            except anyio.get_cancelled_exc_class():
+                if not swallows_cancellation:
+                    raise
+                # returns quietly: cut short all the same
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(slow_to_close(), ping=0, cleanup_timeout=0.05))
+
+    with caplog.at_level(logging.WARNING, logger="sse_starlette_binding"):
+        run(backend, scenario)
+    assert client.raw == b"data: hello\r\n\r\n"
+    assert client.completed
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["the event stream's producer took over 0.05 seconds to close; abandoned it"]
+
+
 # Held headers and the stream's retry
 
 

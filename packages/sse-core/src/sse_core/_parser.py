@@ -69,7 +69,8 @@ class EventParser:
         "_decoder",
         "_event_type",
         "_id_buffer",
-        "_unfinished_line",
+        "_unfinished_parts",
+        "_unfinished_size",
         "last_event_id",
         "max_buffer_size",
         "retry",
@@ -93,7 +94,10 @@ class EventParser:
         # (even one split across chunks); errors="replace" substitutes as the Encoding standard
         # does, one U+FFFD per maximal invalid subpart.
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-        self._unfinished_line = ""
+        # The text after the last line break so far, in the pieces it arrived in: joined only
+        # when its line ends, so a long line fed in many chunks costs linear time, not quadratic.
+        self._unfinished_parts: list[str] = []
+        self._unfinished_size = 0
         self._after_cr = False
         self._id_buffer = last_event_id
         self._event_type = ""
@@ -116,16 +120,22 @@ class EventParser:
                 text = text[1:]
                 if not text:
                     return []
-        buffered = self._unfinished_line + text
-        last_break = max(buffered.rfind("\n"), buffered.rfind("\r"))
+        last_break = max(text.rfind("\n"), text.rfind("\r"))
         if last_break < 0:
-            self._unfinished_line = buffered
+            self._unfinished_parts.append(text)
+            self._unfinished_size += len(text)
             self._check_limit([])
             return []
-        self._after_cr = buffered.endswith("\r")
-        self._unfinished_line = buffered[last_break + 1 :]
+        self._after_cr = text.endswith("\r")
+        complete = text[: last_break + 1]
+        if self._unfinished_parts:
+            self._unfinished_parts.append(complete)
+            complete = "".join(self._unfinished_parts)
+        tail = text[last_break + 1 :]
+        self._unfinished_parts = [tail] if tail else []
+        self._unfinished_size = len(tail)
         # Splitting up to and including the last line break leaves one empty string after it.
-        lines = _LINE_BREAK.split(buffered[: last_break + 1])
+        lines = _LINE_BREAK.split(complete)
         lines.pop()
         events: list[ParsedEvent] = []
         for line in lines:
@@ -139,12 +149,13 @@ class EventParser:
         """End the stream. WHATWG: "any pending data must be discarded" (an event without its
         final blank line is never dispatched), so nothing is returned."""
         self._closed = True
-        self._unfinished_line = ""
+        self._unfinished_parts = []
+        self._unfinished_size = 0
         self._data_lines = []
         self._data_size = 0
 
     def _check_limit(self, events: list[ParsedEvent]) -> None:
-        if len(self._unfinished_line) + self._data_size > self.max_buffer_size:
+        if self._unfinished_size + self._data_size > self.max_buffer_size:
             self.close()
             raise BufferLimitExceeded(self.max_buffer_size, events)
 

@@ -277,7 +277,9 @@ class Delivery:
                 await aclose()
             except Exception:
                 logger.exception("closing the event stream's producer raised")
-        if scope.cancelled_caught:
+        # cancel_called, not cancelled_caught: a cleanup that catches the cancellation and
+        # returns was cut short all the same, and its author should hear about it.
+        if scope.cancel_called:
             logger.warning(
                 "the event stream's producer took over %s seconds to close; abandoned it",
                 self.response.cleanup_timeout,

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 LIMIT = 5.0
 # Aliases live at module level: with postponed annotations, FastAPI resolves them by name there.
 Fast = Annotated[EventStream[Any], Stream(ping=1)]
+Pushed = Annotated[EventStream[Tick], Stream(ping=0, max_pending=1)]
 
 
 @pytest.fixture
@@ -304,6 +305,29 @@ def test_a_pushed_item_is_validated_in_the_sender(backend: str, app: FastAPI) ->
             (subscriber,) = app.state.hub.streams
             with pytest.raises(ResponseValidationError, match="author"):
                 await subscriber.send({"body": "no author"})
+
+    run(backend, scenario)
+
+
+def test_a_task_that_closes_the_stream_ends_it_after_its_events(backend: str) -> None:
+    app = FastAPI()
+    enable_event_streams(app)
+
+    @app.get("/handed-off", response_class=EventSourceResponse)
+    async def handed_off(stream: Pushed) -> None:
+        async def worker() -> None:
+            for n in range(3):
+                await stream.send(Tick(n=n))
+            stream.close()
+
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(worker)
+            await stream.wait_closed()
+
+    async def scenario() -> None:
+        stream, events = await read(app, "/handed-off")
+        assert data(events) == [{"n": 0}, {"n": 1}, {"n": 2}]
+        assert stream.complete
 
     run(backend, scenario)
 

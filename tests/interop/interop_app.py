@@ -20,6 +20,21 @@ Routes:
   ``204 No Content``, which tells a client to stop reconnecting.
 - ``GET /connections?client=<c>``: how many requests each case got from client c.
 - ``POST /results/<client>``: a client's results (JSON), stored for the test to read.
+- ``/fastapi/...``: the same kinds of case through the FastAPI binding, from a FastAPI app
+  (`fastapi_app`) mounted under that prefix, so that one server and one browser launch serve
+  both bindings. ``GET /fastapi/<endpoint>/<n>?client=<c>`` serves case n's items from one of
+  its endpoints (see `fastapi_item` for what a case's items are): ``typed`` yields `Item`
+  models from a generator annotated ``AsyncIterator[Item]``, ``typed-sync`` from a sync one
+  (``Iterator[Item]``, run in a worker thread), ``typed-paced`` the same with keep-alive pings
+  between them, ``event-models`` yields ``EventModel[Item]``,
+  ``fastapi-events`` yields ``fastapi.sse.ServerSentEvent``, and ``push`` sends the items
+  with `EventStream.send` and returns. None of them sends an end-of-case event (a typed
+  endpoint yields its items and nothing else): the response just ends. ``GET
+  /fastapi/resume/<n>?client=<c>`` is ``/resume/<n>`` through a typed endpoint: the
+  ``Last-Event-ID`` comes from `EventStream.last_event_id`, the ``retry`` from the stream's
+  settings (``Stream(retry=...)``, sent before the first event), the log's events are
+  ``EventModel[Item]`` (their data is an item's JSON), and the 204 is an ``HTTPException``
+  raised before the first event.
 """
 
 from __future__ import annotations
@@ -27,21 +42,28 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import AsyncIterator, Iterator  # noqa: TC003 (FastAPI reads annotations)
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import anyio
+from fastapi import FastAPI, HTTPException
+from fastapi.sse import ServerSentEvent as FastAPIEvent
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from sse_core import ServerSentEvent
+from sse_core.pydantic import EventModel
+from sse_fastapi_binding import EventSourceResponse as FastAPIEventSourceResponse
+from sse_fastapi_binding import EventStream, Stream, enable_event_streams
 from sse_starlette_binding import EventSourceResponse, last_event_id
 from sse_starlette_binding import ServerSentEvent as CompatEvent
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import Sequence
 
     from starlette.requests import Request
 
@@ -117,19 +139,29 @@ async def case_list(request: Request) -> JSONResponse:
         if case["kind"] == "stream":
             types = stream_types(case["events"])
             mode, path = "stream", f"/stream/{index}"
+        elif case["kind"] == "fastapi-stream":
+            # The test lists the types: only it knows what event each item stands for.
+            types = case["types"]
+            mode, path = "stream", f"/fastapi/{case['endpoint']}/{index}"
         else:
             types = [*stream_types(case["log"]), "connected"]
-            mode, path = "resume", f"/resume/{index}"
+            prefix = "/fastapi" if case["binding"] == "fastapi" else ""
+            mode, path = "resume", f"{prefix}/resume/{index}"
         listing.append({"name": case["name"], "mode": mode, "path": path, "types": types})
     return JSONResponse(
         {"cases": listing, "caseTimeoutMs": CASE_TIMEOUT_MS, "closedGraceMs": CLOSED_GRACE_MS}
     )
 
 
-def _count_connection(request: Request, case: dict[str, Any]) -> int:
-    key = (request.query_params.get("client", ""), case["name"])
+def count_connection(client: str, case: dict[str, Any]) -> int:
+    """Counts one more request from `client` for `case`; returns which request this is."""
+    key = (client, case["name"])
     _connections[key] += 1
     return _connections[key]
+
+
+def _count_connection(request: Request, case: dict[str, Any]) -> int:
+    return count_connection(request.query_params.get("client", ""), case)
 
 
 async def stream(request: Request) -> EventSourceResponse:
@@ -161,6 +193,20 @@ def connected_data(connection: int, header: str | None, raw: bytes | None) -> st
     )
 
 
+def resume_page(
+    case: dict[str, Any], connection: int, header: str | None
+) -> list[dict[str, Any]] | None:
+    """The events of a resume case's log that connection number `connection` serves, the
+    client having sent `header` as its Last-Event-ID: the next page after that id (from the
+    start when there is none, or it is not in the log), or None for a 204."""
+    log: list[dict[str, Any]] = case["log"]
+    ids = [fields.get("id") for fields in log]
+    position = ids.index(header) + 1 if header is not None and header in ids else 0
+    if connection > case["max_connections"] or position >= len(log):
+        return None
+    return log[position : position + case["page"]]
+
+
 async def resume(request: Request) -> Response:
     """Serve one connection of a resume case (see the module docstring)."""
     case = _cases()[request.path_params["index"]]
@@ -169,12 +215,9 @@ async def resume(request: Request) -> Response:
     # Starlette decodes header bytes as latin-1, so this gives back the bytes the client sent.
     raw_value = request.headers.get("last-event-id")
     raw = None if raw_value is None else raw_value.encode("latin-1")
-    log: list[dict[str, Any]] = case["log"]
-    ids = [fields.get("id") for fields in log]
-    position = ids.index(header) + 1 if header is not None and header in ids else 0
-    if connection > case["max_connections"] or position >= len(log):
+    page = resume_page(case, connection, header)
+    if page is None:
         return Response(status_code=204)
-    page = log[position : position + case["page"]]
     connected = ServerSentEvent(
         connected_data(connection, header, raw), event="connected", retry=case["retry"]
     )
@@ -207,6 +250,140 @@ async def results(request: Request) -> PlainTextResponse:
     return PlainTextResponse("stored")
 
 
+# The FastAPI binding's cases: a FastAPI app, mounted under /fastapi by `app` below.
+
+
+class Item(BaseModel):
+    """What the FastAPI cases' typed endpoints yield: str fields only, so its JSON is plain
+    strings (pydantic writes it compact, with every line break escaped)."""
+
+    text: str
+    label: str
+
+
+TypedEvent = EventModel[Item]
+# No keep-alive pings, except on the endpoint that is there to have them: a case's items are
+# ready at once, and a ping before them would open the stream by itself.
+CaseStream = Annotated[EventStream[Item], Stream(ping=0)]
+PacedStream = Annotated[EventStream[Item], Stream(ping=0.03)]
+FASTAPI_RESUME_RETRY: Final = 20
+"""The reconnection time (ms) of the FastAPI resume cases: a stream setting, so the same for all."""
+ResumeStream = Annotated[EventStream[Item], Stream(ping=0, retry=FASTAPI_RESUME_RETRY)]
+PACE: Final = 0.12
+"""Seconds between the items of ``typed-paced``: time for a few pings."""
+
+fastapi_app = FastAPI(title="interop")
+enable_event_streams(fastapi_app)
+
+
+def fastapi_item(spec: dict[str, Any]) -> Any:
+    """One item of a FastAPI case, from its JSON description (the test writes them):
+
+    - ``{"kind": "item", "fields": {...}}``: an `Item`;
+    - ``{"kind": "dict", "fields": {...}}``: the fields as a dict (a push endpoint's `send`
+      validates it as an `Item`);
+    - ``{"kind": "event-model", "fields": {...}, "event": ..., "id": ..., ...}``:
+      ``EventModel[Item]`` with those fields;
+    - ``{"kind": "fastapi", "raw_data" | "data" | "event" | ...: ...}``:
+      ``fastapi.sse.ServerSentEvent`` with those fields;
+    - ``{"kind": "core", "data": ..., ...}``: sse_core's `ServerSentEvent`.
+    """
+    kind = spec["kind"]
+    rest = {name: value for name, value in spec.items() if name not in {"kind", "fields"}}
+    if kind == "item":
+        return Item(**spec["fields"])
+    if kind == "dict":
+        return dict(spec["fields"])
+    if kind == "event-model":
+        return TypedEvent(data=Item(**spec["fields"]), **rest)
+    if kind == "fastapi":
+        return FastAPIEvent(**rest)
+    if kind == "core":
+        return _event(rest)
+    raise ValueError(f"unknown item kind {kind!r}")
+
+
+def _fastapi_case(index: int, client: str) -> dict[str, Any]:
+    case = _cases()[index]
+    count_connection(client, case)
+    return case
+
+
+@fastapi_app.get("/typed/{index}", response_class=FastAPIEventSourceResponse)
+async def typed_items(index: int, client: str = "") -> AsyncIterator[Item]:
+    """A typed generator endpoint: each `Item` validated and serialized by the binding."""
+    for spec in _fastapi_case(index, client)["items"]:
+        yield Item(**spec["fields"])
+
+
+@fastapi_app.get("/typed-sync/{index}", response_class=FastAPIEventSourceResponse)
+def sync_typed_items(index: int, client: str = "") -> Iterator[Item]:
+    """`typed_items` as a sync generator, which the binding runs in a worker thread."""
+    for spec in _fastapi_case(index, client)["items"]:
+        yield Item(**spec["fields"])
+
+
+@fastapi_app.get("/typed-paced/{index}", response_class=FastAPIEventSourceResponse)
+async def paced_items(index: int, stream: PacedStream, client: str = "") -> AsyncIterator[Item]:
+    """`typed_items` with silences between the items, filled by keep-alive pings."""
+    del stream  # declared for its settings (the ping interval)
+    for number, spec in enumerate(_fastapi_case(index, client)["items"]):
+        if number:
+            await anyio.sleep(PACE)
+        yield Item(**spec["fields"])
+
+
+@fastapi_app.get("/event-models/{index}", response_class=FastAPIEventSourceResponse)
+async def event_models(index: int, client: str = "") -> AsyncIterator[TypedEvent]:
+    """Typed events: ``EventModel[Item]`` with event types, ids, retry and comments."""
+    for spec in _fastapi_case(index, client)["items"]:
+        yield fastapi_item(spec)
+
+
+@fastapi_app.get("/fastapi-events/{index}", response_class=FastAPIEventSourceResponse)
+async def fastapi_events(index: int, client: str = "") -> AsyncIterator[FastAPIEvent]:
+    """``fastapi.sse.ServerSentEvent`` items, with fastapi.sse's rules for ``raw_data``."""
+    for spec in _fastapi_case(index, client)["items"]:
+        yield fastapi_item(spec)
+
+
+@fastapi_app.get("/push/{index}", response_class=FastAPIEventSourceResponse)
+async def push(index: int, stream: CaseStream, client: str = "") -> None:
+    """A push endpoint: sends the case's items with `EventStream.send`, then returns, which
+    ends the stream once they have gone out."""
+    for spec in _fastapi_case(index, client)["items"]:
+        await stream.send(fastapi_item(spec))
+
+
+@fastapi_app.get("/resume/{index}", response_class=FastAPIEventSourceResponse)
+async def typed_resume(
+    index: int, stream: ResumeStream, client: str = ""
+) -> AsyncIterator[TypedEvent | ServerSentEvent]:
+    """One connection of a resume case through the FastAPI binding (see the module docstring).
+
+    The 204 is raised before the first event: the binding holds the headers back until then,
+    so FastAPI's handler answers it as the response (a generator cannot return a response)."""
+    case = _cases()[index]
+    if case["retry"] != FASTAPI_RESUME_RETRY:
+        raise ValueError(f"FastAPI resume cases have retry={FASTAPI_RESUME_RETRY} (a setting)")
+    connection = count_connection(client, case)
+    header = stream.last_event_id
+    raw_value = stream.request.headers.get("last-event-id")
+    raw = None if raw_value is None else raw_value.encode("latin-1")
+    page = resume_page(case, connection, header)
+    if page is None:
+        raise HTTPException(status_code=204)
+    # No retry field here: the stream's setting has sent it already.
+    yield ServerSentEvent(connected_data(connection, header, raw), event="connected")
+    for fields in page:
+        if fields.get("data") is None:
+            yield _event(fields)  # an id without data: no item to carry it
+        else:
+            # The test wrote each event's data as an item's JSON.
+            data = Item.model_validate_json(fields["data"])
+            yield TypedEvent(data=data, event=fields.get("event"), id=fields.get("id"))
+
+
 app = Starlette(
     routes=[
         Route("/health", health),
@@ -215,6 +392,7 @@ app = Starlette(
         Route("/resume/{index:int}", resume),
         Route("/connections", connections),
         Route("/results/{client:str}", results, methods=["POST"]),
+        Mount("/fastapi", app=fastapi_app),
         Route("/{name:str}", harness_file),
     ]
 )

@@ -1,7 +1,8 @@
 """Interop: what independent clients receive from event streams the binding serves.
 
 Our own parser agreeing with our own encoder proves little, so here the streams go through
-`sse_starlette_binding.EventSourceResponse` on a real uvicorn on 127.0.0.1 (``interop_app.py``),
+`sse_starlette_binding.EventSourceResponse` and the FastAPI binding (`sse_fastapi_binding`, from
+a FastAPI app mounted under ``/fastapi``) on a real uvicorn on 127.0.0.1 (``interop_app.py``),
 and four clients read them:
 
 - ``chromium``: headless Chromium's native `EventSource`, driven by ``harness.html`` and
@@ -26,7 +27,13 @@ The cases:
   `generated_cases`); a table adds the awkward inputs by name, every combination of fields, and
   keep-alive pings between events;
 - resume cases: a resumable endpoint that ends the stream after each page of events; the client
-  reconnects with ``Last-Event-ID`` and the server resumes after that id, until it answers 204.
+  reconnects with ``Last-Event-ID`` and the server resumes after that id, until it answers 204;
+- FastAPI cases: the FastAPI binding's endpoints (typed generators yielding pydantic `Item`s or
+  ``EventModel[Item]``, ``fastapi.sse.ServerSentEvent`` items, a push endpoint) serving items
+  whose expected events are computed from the items by the binding's documented rules (typed
+  data is the item's compact JSON); the data of a typed item must also JSON.parse() back to
+  the item's fields. A table and 80 hypothesis-generated cases, plus resume cases through a
+  typed endpoint that reads `EventStream.last_event_id` and ends with a 204.
 
 Batching: one uvicorn for the module; one Chromium launch and one Node run for all the cases,
 each running 4 cases at a time in one page; the cases are written to a file before the server
@@ -49,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 from support.browser import BrowserUnavailable, browser_unavailable, headless_chromium
 from support.node import NodeUnavailable, WorkerError, run_undici_harness, unavailable
 from support.oracle import expected_client_view
@@ -59,7 +67,7 @@ from sse_core import strategies as sse_st
 from sse_starlette_binding.testing import open_event_stream
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from support.node import EventSourceParserWorker
     from support.servers import ServerProcess
@@ -95,6 +103,14 @@ SSE_CORE: Final = "sse_core"
 EVENTSOURCE_PARSER: Final = "eventsource-parser"
 
 Form: TypeAlias = Literal["core", "dict", "compat", "str"]
+Binding: TypeAlias = Literal["starlette", "fastapi"]
+FastAPIEndpoint: TypeAlias = Literal[
+    "typed", "typed-sync", "typed-paced", "event-models", "fastapi-events", "push"
+]
+"""The FastAPI endpoints of interop_app.py that serve a `FastAPICase`."""
+ItemSpec: TypeAlias = dict[str, Any]
+"""One item of a `FastAPICase` as JSON: its ``kind`` (``item``, ``dict``, ``event-model``,
+``fastapi`` or ``core``) and its fields; interop_app.fastapi_item says what each kind is."""
 Entry: TypeAlias = tuple[str, ...]
 """One entry of a client's log: ("open",), ("event", type, data, lastEventId),
 ("error", readyState), ("timeout",), or ("exception", message) when the EventSource constructor
@@ -150,6 +166,9 @@ class ResumeCase:
     page: int
     max_connections: int = 10
     retry: int = 20
+    binding: Binding = "starlette"
+    """Which binding serves it. Through FastAPI, a typed endpoint yields the log's events as
+    ``EventModel[Item]``, so their data must be an item's JSON (see `typed`)."""
 
     def to_json(self) -> dict[str, Any]:
         """The case as interop_app.py reads it."""
@@ -160,16 +179,48 @@ class ResumeCase:
             "page": self.page,
             "max_connections": self.max_connections,
             "retry": self.retry,
+            "binding": self.binding,
         }
 
     def describe(self) -> str:
         return (
             f"log={list(self.log)!r}, page={self.page}, max_connections="
-            f"{self.max_connections}, retry={self.retry}"
+            f"{self.max_connections}, retry={self.retry}, binding={self.binding!r}"
         )
 
 
-Case: TypeAlias = StreamCase | ResumeCase
+@dataclass(frozen=True, slots=True)
+class FastAPICase:
+    """A stream from the FastAPI binding: `endpoint` yields (or, for ``push``, sends) `items`,
+    then the response ends. No end-of-case event follows: a typed endpoint yields its items and
+    nothing else, so the client's last entry is the error that says the stream ended."""
+
+    name: str
+    endpoint: FastAPIEndpoint
+    items: tuple[ItemSpec, ...]
+
+    @property
+    def events(self) -> tuple[ServerSentEvent, ...]:
+        """The events the items stand for, from which what a client receives is computed."""
+        return tuple(map(item_event, self.items))
+
+    def to_json(self) -> dict[str, Any]:
+        """The case as interop_app.py reads it, with the event types the harness listens for
+        (the server cannot tell them without the test's model of the items)."""
+        dispatched = (event for event in self.events if event.data is not None)
+        return {
+            "kind": "fastapi-stream",
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "items": list(self.items),
+            "types": sorted({event.event or "message" for event in dispatched}),
+        }
+
+    def describe(self) -> str:
+        return f"endpoint={self.endpoint!r}, items={list(self.items)!r}"
+
+
+Case: TypeAlias = StreamCase | ResumeCase | FastAPICase
 
 
 def event_fields(event: ServerSentEvent) -> dict[str, Any]:
@@ -367,15 +418,363 @@ RESUME_CASES: Final = [
     ),
 ]
 
+
+# The FastAPI binding's cases.
+
+
+def compact_json(value: object) -> str:
+    """`value` as compact JSON, non-ASCII characters as they are.
+
+    This is what the binding's pydantic writes for an `Item` (str fields only) and for the
+    JSON-able data of a ``fastapi.sse`` event, the same text for every code point
+    (`test_compact_json_is_what_pydantic_writes`), computed here without pydantic, so the
+    binding's serialization is checked too."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def item(text: str, label: str = "", *, kind: Literal["item", "dict"] = "item") -> ItemSpec:
+    """An `Item` (interop_app's model: ``text`` and ``label``, both str), or with ``kind="dict"``
+    its fields as a dict, which a push endpoint's `send` must validate as an `Item`."""
+    return {"kind": kind, "fields": {"text": text, "label": label}}
+
+
+def event_model(text: str, label: str = "", **fields: Any) -> ItemSpec:
+    """``EventModel[Item]`` with the item's fields and the event's `fields` (event, id, retry,
+    comment)."""
+    return {"kind": "event-model", "fields": {"text": text, "label": label}, **fields}
+
+
+def fastapi_event(**fields: Any) -> ItemSpec:
+    """``fastapi.sse.ServerSentEvent(**fields)``."""
+    return {"kind": "fastapi", **fields}
+
+
+def core_event(event: ServerSentEvent) -> ItemSpec:
+    """sse_core's `event` itself."""
+    present = {name: value for name, value in event_fields(event).items() if value is not None}
+    return {"kind": "core", **present}
+
+
+_EVENT_FIELDS: Final = ("event", "id", "retry", "comment")
+
+
+def item_json(fields: dict[str, str]) -> str:
+    """An item's JSON as pydantic writes it: the model's fields in the model's order."""
+    return compact_json({"text": fields["text"], "label": fields["label"]})
+
+
+def item_event(spec: ItemSpec) -> ServerSentEvent:
+    """The event an item stands for, by the rules docs/fastapi.md gives ("What an endpoint may
+    yield"): an item, or a dict that validates as one, is an event whose data is its JSON;
+    ``EventModel[Item]`` is that data with the model's own event fields; a ``fastapi.sse``
+    event sends ``raw_data`` as it is and ``data`` as JSON; sse_core's event is itself."""
+    kind = spec["kind"]
+    fields = {name: spec.get(name) for name in _EVENT_FIELDS}
+    if kind in {"item", "dict"}:
+        return E(item_json(spec["fields"]))
+    if kind == "event-model":
+        return E(item_json(spec["fields"]), **fields)
+    if kind == "fastapi":
+        data = spec.get("raw_data")
+        if data is None and spec.get("data") is not None:
+            data = compact_json(spec["data"])
+        return E(data, **fields)
+    assert kind == "core", kind
+    return E(spec.get("data"), **fields)
+
+
+RAW_TEXT: Final = object()
+"""`json_payloads` for an event whose data is text, not JSON."""
+
+
+def json_payloads(case: FastAPICase) -> list[object]:
+    """For each event a client dispatches in `case`, in order: the value its data must
+    JSON.parse() back to (an item's fields, a ``fastapi.sse`` event's ``data``), or `RAW_TEXT`."""
+    payloads: list[object] = []
+    for spec in case.items:
+        if item_event(spec).data is None:
+            continue
+        if spec["kind"] in {"item", "dict", "event-model"}:
+            payloads.append(spec["fields"])
+        elif spec["kind"] == "fastapi" and spec.get("raw_data") is None:
+            payloads.append(spec["data"])
+        else:
+            payloads.append(RAW_TEXT)
+    return payloads
+
+
+# FastAPI cases by name: (endpoint, items).
+FASTAPI_TABLE: Final[dict[str, tuple[FastAPIEndpoint, tuple[ItemSpec, ...]]]] = {
+    "fastapi-typed-cr-lf-crlf": (
+        "typed",
+        (item("a\r\nb\rc\nd\r\n\r\ne", "\n"), item("\r\n\r", "\r"), item("x\n", "\r\n")),
+    ),
+    "fastapi-typed-unicode-line-separators": (
+        "typed",
+        (item("a\u2028b\u0085c\u2029d\ve\ff", "\x1c\x1d\x1e"), item("\u2028", "\x85")),
+    ),
+    "fastapi-typed-nul-and-control-characters": (
+        "typed",
+        (item("a\0b\0", "\0"), item("\x01\x1f\x7f\t\b", "\0\0")),
+    ),
+    "fastapi-typed-astral-characters": (
+        "typed",
+        (item("\U0001f600\U0010ffff é€", "\U0001f600" * 3), item("\ufeff", "\ufeffx")),
+    ),
+    "fastapi-typed-leading-spaces": ("typed", (item(" a", "  b"), item(" ", "   "))),
+    "fastapi-typed-json-escapes": (
+        "typed",
+        (item('"quoted" \\ back\\slash', "\\n is no line break"), item("</script>", "{}[],:")),
+    ),
+    "fastapi-typed-empty-strings": ("typed", (item(""), item("", ""))),
+    "fastapi-typed-long-strings": (
+        "typed",
+        (
+            item("x" * 300_000),
+            item("é" * 100_000 + "\n" + "\U0001f600" * 50_000, "\u2028" * 20_000),
+        ),
+    ),
+    # A generator that yields nothing: a 200 with an empty stream (open, then the end).
+    "fastapi-typed-no-items": ("typed", ()),
+    # A sync generator (run in a worker thread by the binding).
+    "fastapi-typed-sync-generator": (
+        "typed-sync",
+        (item("a\r\nb", " \u2028"), item("\0\U0001f600"), item("x" * 100_000, "\n")),
+    ),
+    # Keep-alive pings (Stream(ping=0.03)) in the silences between items.
+    "fastapi-typed-pings-between-items": (
+        "typed-paced",
+        (item("1"), item("two\nlines"), item("3")),
+    ),
+    "fastapi-event-models-ids-persist": (
+        "event-models",
+        (
+            event_model("a", event="tick", id="1"),
+            event_model("b\nc"),  # no id: the last event ID stays "1"
+            event_model("d", event="tock", id="café-€-\U0001f600"),
+            event_model("e", "\u2028"),  # the non-ASCII id stays
+            event_model("f", id=""),  # an empty id resets it
+            event_model("g"),
+        ),
+    ),
+    "fastapi-event-models-awkward-types-and-ids": (
+        "event-models",
+        (
+            event_model("o", event="open"),
+            event_model("e", event="error"),
+            event_model("m", event="message"),
+            event_model("empty type", event=""),
+            event_model("spaced", event=" spaced", id=" 1"),
+            event_model("u", event="\u2028\x85", id="\u2029\x85"),
+            event_model("nul", event="t\0", id="\ufeff"),
+        ),
+    ),
+    "fastapi-event-models-retry-and-comments": (
+        "event-models",
+        (
+            event_model("a", retry=1500, comment="c1\nc2\r\nc3"),
+            event_model("b", comment="", id="2"),
+            event_model("c", retry=0),
+        ),
+    ),
+    "fastapi-sse-raw-data": (
+        "fastapi-events",
+        (
+            fastapi_event(raw_data="plain\ntext"),
+            fastapi_event(raw_data="a\r\nb\rc\r\n", event="raw"),
+            fastapi_event(raw_data=""),
+            fastapi_event(raw_data=" leading space"),
+            fastapi_event(raw_data="x\n", id="r1"),
+            fastapi_event(raw_data="\u2028\x85\0"),
+        ),
+    ),
+    "fastapi-sse-json-data": (
+        "fastapi-events",
+        (
+            fastapi_event(data={"k": "v\nw", "n": [1, None, True]}),
+            fastapi_event(data="quoted\r\n", event="s"),
+            fastapi_event(data=0),
+            fastapi_event(data=False),
+            fastapi_event(data=[]),
+            fastapi_event(data=""),
+            fastapi_event(data={"é": "\U0001f600", "\u2028": " "}, id="j"),
+        ),
+    ),
+    "fastapi-sse-comments-retry-and-ids-without-data": (
+        "fastapi-events",
+        (
+            fastapi_event(comment="c1\nc2\r\nc3"),
+            fastapi_event(retry=800),
+            fastapi_event(id="only-id"),
+            fastapi_event(raw_data="after", event="named"),
+            fastapi_event(comment="all", raw_data="x", event="e", id="i2", retry=0),
+            fastapi_event(raw_data="last"),
+        ),
+    ),
+    "fastapi-push-mixed-items": (
+        "push",
+        (
+            item("an item\r\n"),
+            item("a dict", "validated by send()", kind="dict"),
+            event_model("a typed event", event="typed", id="p1"),
+            core_event(E(id="p2")),
+            core_event(E("text\nas it is", event="core")),
+            fastapi_event(raw_data="raw\rdata", id="p3"),
+            item("last"),
+        ),
+    ),
+    # A push endpoint that returns without sending: a 200 with an empty stream.
+    "fastapi-push-nothing": ("push", ()),
+    # More than max_pending (64) events: send() waits for the client, and the events still
+    # queued when the endpoint returns all go out before the stream ends.
+    "fastapi-push-more-than-max-pending": (
+        "push",
+        tuple(item(f"{n}\r\n", "\u2028" * (n % 3)) for n in range(200)),
+    ),
+}
+
+
+def typed(text: str, **fields: Any) -> ServerSentEvent:
+    """An event of a FastAPI resume case's log: its data is an item's JSON, since the typed
+    endpoint yields it as ``EventModel[Item]``."""
+    return E(item_json({"text": text, "label": ""}), **fields)
+
+
+FASTAPI_RESUME_CASES: Final = [
+    # The same reconnections through the FastAPI binding: EventStream.last_event_id, typed
+    # events with ids, and a 204 raised (as an HTTPException) before the first event. The
+    # retry (20 ms, the default) is the stream's setting, Stream(retry=20), rather than a field
+    # of the connected event: the server refuses another value.
+    ResumeCase(
+        "fastapi-resume-after-each-page",
+        tuple(
+            typed(f"item {n}\n", event="tick" if n % 2 else None, id=str(n)) for n in range(1, 6)
+        ),
+        page=2,
+        binding="fastapi",
+    ),
+    ResumeCase(
+        "fastapi-non-ascii-ids-round-trip",
+        (
+            typed("a", id="café-1"),
+            typed("b", id="ü€-2"),
+            typed("c", id="\U0001f600-3"),
+            typed("d", id="日本-4"),
+            typed("e", id="\u2028\x85-5"),
+        ),
+        page=1,
+        binding="fastapi",
+    ),
+    ResumeCase(
+        "fastapi-id-without-data-is-sent-back",
+        (typed("a", id="1"), E(id="2"), typed("b", id="3")),
+        page=2,
+        binding="fastapi",
+    ),
+]
+
+
+def fastapi_table_cases() -> list[FastAPICase]:
+    return [FastAPICase(name, endpoint, items) for name, (endpoint, items) in FASTAPI_TABLE.items()]
+
+
+_item_fields = st.fixed_dictionaries({"text": _data, "label": sse_st.event_data})
+_event_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "event": sse_st.event_types,
+        "id": sse_st.event_ids,
+        "retry": sse_st.retries,
+        "comment": sse_st.comments,
+    },
+)
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | sse_st.event_data,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(sse_st.event_data, children, max_size=3)
+    ),
+    max_leaves=6,
+)
+_typed_items = _item_fields.map(lambda fields: {"kind": "item", "fields": fields})
+_dict_items = _item_fields.map(lambda fields: {"kind": "dict", "fields": fields})
+_event_models = st.builds(
+    lambda fields, extra: {"kind": "event-model", "fields": fields, **extra},
+    _item_fields,
+    _event_fields,
+)
+_fastapi_payloads = st.one_of(
+    st.just({}),
+    _data.map(lambda text: {"raw_data": text}),
+    _json_values.filter(lambda value: value is not None).map(lambda value: {"data": value}),
+)
+_fastapi_events = st.builds(
+    lambda payload, extra: {"kind": "fastapi", **payload, **extra},
+    _fastapi_payloads,
+    _event_fields,
+)
+_core_events = sse_st.events(data=st.none() | _data).map(core_event)
+
+
+def _fastapi_cases_of(
+    endpoint: FastAPIEndpoint, items: st.SearchStrategy[ItemSpec]
+) -> st.SearchStrategy[FastAPICase]:
+    return st.builds(
+        FastAPICase,
+        name=st.just(""),
+        endpoint=st.just(endpoint),
+        items=st.lists(items, max_size=6).map(tuple),
+    )
+
+
+_fastapi_cases = st.one_of(
+    _fastapi_cases_of("typed", _typed_items),
+    _fastapi_cases_of("typed-sync", _typed_items),
+    _fastapi_cases_of("event-models", _event_models),
+    _fastapi_cases_of("fastapi-events", _fastapi_events),
+    _fastapi_cases_of(
+        "push", st.one_of(_typed_items, _dict_items, _event_models, _fastapi_events, _core_events)
+    ),
+)
+
+
+def generated_fastapi_cases(count: int) -> list[FastAPICase]:
+    """`count` FastAPI cases from hypothesis, the same ones on every run (as `generated_cases`:
+    one derandomized `@given` run, collected)."""
+    found: list[FastAPICase] = []
+
+    @settings(
+        max_examples=count,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(_fastapi_cases)
+    def collect(case: FastAPICase) -> None:
+        found.append(case)
+
+    collect()
+    return [
+        FastAPICase(f"fastapi-generated-{index:03d}", case.endpoint, case.items)
+        for index, case in enumerate(found[:count])
+    ]
+
+
 GENERATED_COUNT: Final = 300
+FASTAPI_GENERATED_COUNT: Final = 80
 TABLE_CASES: Final = table_cases()
+FASTAPI_TABLE_CASES: Final = fastapi_table_cases()
 CASE_NAMES: Final = [
     *(case.name for case in RESUME_CASES),
     *(case.name for case in TABLE_CASES),
     *(f"generated-{index:03d}" for index in range(GENERATED_COUNT)),
+    *(case.name for case in FASTAPI_RESUME_CASES),
+    *(case.name for case in FASTAPI_TABLE_CASES),
+    *(f"fastapi-generated-{index:03d}" for index in range(FASTAPI_GENERATED_COUNT)),
 ]
-"""Every case's name, in the order the server lists them: its URL is /stream/<index> or
-/resume/<index>, the index being its place here."""
+"""Every case's name, in the order the server lists them: its URL (`case_path`) ends with its
+index, its place here."""
 CASE_INDEX: Final = {name: index for index, name in enumerate(CASE_NAMES)}
 assert len(CASE_INDEX) == len(CASE_NAMES), "case names must be unique"
 
@@ -384,7 +783,14 @@ assert len(CASE_INDEX) == len(CASE_NAMES), "case names must be unique"
 def all_cases() -> dict[str, Case]:
     """Every case by name, in `CASE_NAMES` order. Generating the 300 takes a couple of seconds,
     so it happens when the first test needs them, not when pytest collects this module."""
-    cases: list[Case] = [*RESUME_CASES, *TABLE_CASES, *generated_cases(GENERATED_COUNT)]
+    cases: list[Case] = [
+        *RESUME_CASES,
+        *TABLE_CASES,
+        *generated_cases(GENERATED_COUNT),
+        *FASTAPI_RESUME_CASES,
+        *FASTAPI_TABLE_CASES,
+        *generated_fastapi_cases(FASTAPI_GENERATED_COUNT),
+    ]
     assert [case.name for case in cases] == CASE_NAMES
     return {case.name: case for case in cases}
 
@@ -396,6 +802,26 @@ def stream_cases(prefix: str = "") -> list[StreamCase]:
         for name, case in all_cases().items()
         if isinstance(case, StreamCase) and name.startswith(prefix)
     ]
+
+
+def fastapi_cases(prefix: str = "") -> list[FastAPICase]:
+    """The FastAPI stream cases whose names start with `prefix`."""
+    return [
+        case
+        for name, case in all_cases().items()
+        if isinstance(case, FastAPICase) and name.startswith(prefix)
+    ]
+
+
+def case_path(case: Case) -> str:
+    """The case's URL path on the interop server (interop_app.case_list gives the harness the
+    same one)."""
+    index = CASE_INDEX[case.name]
+    if isinstance(case, FastAPICase):
+        return f"/fastapi/{case.endpoint}/{index}"
+    if isinstance(case, ResumeCase):
+        return f"{'/fastapi' if case.binding == 'fastapi' else ''}/resume/{index}"
+    return f"/stream/{index}"
 
 
 # What a client should receive: computed from the case alone.
@@ -412,6 +838,15 @@ def expected_stream_log(case: StreamCase, *, ids_without_data_count: bool = True
         [*case.events, END_EVENT], ids_without_data_count=ids_without_data_count
     )
     return [("open",), *map(event_entry, view.events)]
+
+
+def expected_fastapi_log(case: FastAPICase, *, ids_without_data_count: bool = True) -> list[Entry]:
+    """The log of a spec-compliant client for a FastAPI case: open, the events dispatched, then
+    an error with readyState CONNECTING, as the response ends (WHATWG: "When a response ends
+    [...] the user agent must reestablish the connection"; the harness closes the source
+    there, and the sse_core client notes the same when no end event came)."""
+    view = expected_client_view(case.events, ids_without_data_count=ids_without_data_count)
+    return [("open",), *map(event_entry, view.events), ("error", "CONNECTING")]
 
 
 def connected_data(connection: int, header: str | None) -> str:
@@ -626,8 +1061,8 @@ def _opened(status: int, content_type: str | None) -> bool:
     return status == 200 and essence == "text/event-stream"
 
 
-async def _sse_core_stream(base_url: str, case: StreamCase) -> Run:
-    """A stream case through the binding's HTTP test client."""
+async def _sse_core_stream(base_url: str, case: StreamCase | FastAPICase) -> Run:
+    """A stream case (or a FastAPI one) through the binding's HTTP test client."""
     started = time.monotonic()
     run = Run([], [])
 
@@ -635,7 +1070,7 @@ async def _sse_core_stream(base_url: str, case: StreamCase) -> Run:
         run.log.append(entry)
         run.times.append(round((time.monotonic() - started) * 1000))
 
-    url = f"{base_url}/stream/{CASE_INDEX[case.name]}?client={SSE_CORE}"
+    url = f"{base_url}{case_path(case)}?client={SSE_CORE}"
     async with open_event_stream(url, timeout=CASE_TIMEOUT) as stream:
         if not _opened(stream.status, stream.headers.get("content-type")):
             note(("error", "CLOSED"))
@@ -666,7 +1101,7 @@ async def _sse_core_resume(base_url: str, case: ResumeCase) -> Run:
         run.log.append(entry)
         run.times.append(round((time.monotonic() - started) * 1000))
 
-    url = f"{base_url}/resume/{CASE_INDEX[case.name]}?client={SSE_CORE}"
+    url = f"{base_url}{case_path(case)}?client={SSE_CORE}"
     last_id = ""
     reconnection_ms = DEFAULT_RECONNECTION_MS
     for _ in range(MAX_RECONNECTS):
@@ -703,9 +1138,9 @@ def sse_core_runs(interop_server: InteropServer) -> ClientRuns:
 
         async def one(case: Case) -> tuple[str, Run]:
             async with limit:
-                if isinstance(case, StreamCase):
-                    return case.name, await _sse_core_stream(base_url, case)
-                return case.name, await _sse_core_resume(base_url, case)
+                if isinstance(case, ResumeCase):
+                    return case.name, await _sse_core_resume(base_url, case)
+                return case.name, await _sse_core_stream(base_url, case)
 
         return dict(await asyncio.gather(*map(one, all_cases().values())))
 
@@ -768,6 +1203,11 @@ def disagreement(client: str, case: Case, what: str, got: object, want: object) 
     if isinstance(case, StreamCase):
         wire = encode_many([*case.events, END_EVENT], line_terminator=case.sep)
         lines.append(f"wire (as sse_core encodes it): {_short(wire, 2000)}")
+    elif isinstance(case, FastAPICase):
+        wire = encode_many(case.events)  # LF line ends, as the FastAPI binding writes
+        lines.append(
+            f"wire (the events the items stand for, as sse_core encodes them): {_short(wire, 2000)}"
+        )
     return "\n".join(lines)
 
 
@@ -804,7 +1244,8 @@ def check_stream_case(client: str, runs: ClientRuns, case: StreamCase) -> None:
             want = want[:-1]
     else:
         want = expected_stream_log(case)
-    assert run.log == want, disagreement(client, case, "events", run.log, want)
+    if run.log != want:
+        pytest.fail(disagreement(client, case, "events", run.log, want), pytrace=False)
     if client in {SSE_CORE, EVENTSOURCE_PARSER}:
         # WHATWG: "If the field value consists of only ASCII digits, then interpret the field
         # value as an integer in base ten, and set the event stream's reconnection time to that
@@ -812,9 +1253,51 @@ def check_stream_case(client: str, runs: ClientRuns, case: StreamCase) -> None:
         expected_retry = expected_client_view(case.events).retry
         if client == EVENTSOURCE_PARSER:
             expected_retry = as_js_number(expected_retry)
-        assert run.retry == expected_retry, disagreement(
-            client, case, "retry", run.retry, expected_retry
-        )
+        if run.retry != expected_retry:
+            message = disagreement(client, case, "retry", run.retry, expected_retry)
+            pytest.fail(message, pytrace=False)
+
+
+def _parsed_json(text: str) -> object:
+    try:
+        return json.loads(text)  # as strict as JSON.parse: no raw control characters
+    except ValueError as exc:
+        return f"<not JSON: {exc}>"
+
+
+def check_fastapi_case(client: str, runs: ClientRuns, case: FastAPICase) -> None:
+    """What `client` received from FastAPI case `case` is what WHATWG says it receives.
+
+    Failures go through `pytest.fail`, not ``assert``: pytest's own explanation of a failed
+    ``==`` diffs both sides, which takes minutes on these values (strings of 300,000
+    characters), where `disagreement` already says where they differ."""
+    run = runs.run(case)
+    if client == EVENTSOURCE_PARSER:
+        # Its events only, and no id of an event without data (as in check_stream_case). LF
+        # line ends: no CR held back at the end.
+        want = expected_fastapi_log(case, ids_without_data_count=False)[1:-1]
+    else:
+        want = expected_fastapi_log(case)
+    # Typed data is JSON: each must parse back to exactly the item's fields (when the events
+    # line up; otherwise the log comparison below says what is missing or extra).
+    received = [entry[2] for entry in run.log if entry[0] == "event"]
+    payloads = json_payloads(case)
+    if len(received) == len(payloads):
+        for number, (data, payload) in enumerate(zip(received, payloads, strict=True)):
+            if payload is not RAW_TEXT:
+                parsed = _parsed_json(data)
+                if parsed != payload:
+                    what = f"JSON.parse() of the data of event {number}"
+                    pytest.fail(disagreement(client, case, what, parsed, payload), pytrace=False)
+    if run.log != want:
+        pytest.fail(disagreement(client, case, "events", run.log, want), pytrace=False)
+    if client in {SSE_CORE, EVENTSOURCE_PARSER}:
+        expected_retry = expected_client_view(case.events).retry
+        if client == EVENTSOURCE_PARSER:
+            expected_retry = as_js_number(expected_retry)
+        if run.retry != expected_retry:
+            message = disagreement(client, case, "retry", run.retry, expected_retry)
+            pytest.fail(message, pytrace=False)
 
 
 def check_resume_case(client: str, runs: ClientRuns, case: ResumeCase) -> None:
@@ -829,16 +1312,18 @@ def check_resume_case(client: str, runs: ClientRuns, case: ResumeCase) -> None:
             for event in connection.events or ()
         ]
         got_events = [(entry[1], entry[2]) for entry in run.log]
-        assert got_events == want_events, disagreement(
-            client, case, "(type, data) of the events of each connection", got_events, want_events
-        )
+        if got_events != want_events:
+            what = "(type, data) of the events of each connection"
+            pytest.fail(disagreement(client, case, what, got_events, want_events), pytrace=False)
         return
     want = expected_resume_log(case)
-    assert run.log == want, disagreement(client, case, "events and reconnections", run.log, want)
+    if run.log != want:
+        what = "events and reconnections"
+        pytest.fail(disagreement(client, case, what, run.log, want), pytrace=False)
     count = runs.connections.get(case.name, 0)
-    assert count == len(connections), disagreement(
-        client, case, "requests the server got", count, len(connections)
-    )
+    if count != len(connections):
+        what = "requests the server got"
+        pytest.fail(disagreement(client, case, what, count, len(connections)), pytrace=False)
     # WHATWG, reestablishing the connection: "Wait a delay equal to the reconnection time of the
     # event source." Never sooner than `retry` (a little slack for timer rounding), and well
     # under the 3 s default, which would mean `retry` was ignored.
@@ -862,15 +1347,18 @@ _FIXTURES: Final = {
 }
 _NODE_CLIENTS: Final = frozenset((UNDICI, EVENTSOURCE_PARSER))
 
+_UNDICI_LATIN1_IDS: Final = (
+    'undici 7 does not encode Last-Event-ID as UTF-8, as WHATWG says ("Let lastEventIDValue '
+    "be the EventSource object's last event ID string, encoded as UTF-8\"): it writes the "
+    "header as latin-1, so 'café-1' arrives as the bytes caf\\xe9-1 (not UTF-8: the server "
+    "cannot read the id back and starts over), and an id with a character above U+00FF "
+    "fails its header validation, so it never reconnects at all (an error every retry "
+    "interval, forever). See docs/interop.md."
+)
 KNOWN_DIFFERENCES: Final = {
-    (UNDICI, "non-ascii-ids-round-trip"): (
-        'undici 7 does not encode Last-Event-ID as UTF-8, as WHATWG says ("Let lastEventIDValue '
-        "be the EventSource object's last event ID string, encoded as UTF-8\"): it writes the "
-        "header as latin-1, so 'café-1' arrives as the bytes caf\\xe9-1 (not UTF-8: the server "
-        "cannot read the id back and starts over), and an id with a character above U+00FF "
-        "fails its header validation, so it never reconnects at all (an error every retry "
-        "interval, forever). See docs/interop.md."
-    ),
+    (UNDICI, "non-ascii-ids-round-trip"): _UNDICI_LATIN1_IDS,
+    # The same ids through the FastAPI binding's EventStream.last_event_id.
+    (UNDICI, "fastapi-non-ascii-ids-round-trip"): _UNDICI_LATIN1_IDS,
 }
 """Differences between a client and the spec that are the client's, by (client, case name).
 Each is a strict xfail: the day the client is fixed, its test passes, fails as XPASS, and this
@@ -900,6 +1388,8 @@ def test_client_receives_what_the_server_sent(
     case = all_cases()[name]
     if isinstance(case, StreamCase):
         check_stream_case(client, runs, case)
+    elif isinstance(case, FastAPICase):
+        check_fastapi_case(client, runs, case)
     else:
         check_resume_case(client, runs, case)
 
@@ -913,29 +1403,103 @@ def test_ping_cases_carried_pings(sse_core_runs: ClientRuns) -> None:
             assert pings >= 2, f"case {case.name!r} carried {pings} pings: {body!r}"
 
 
+AWKWARD_DATA: Final[dict[str, Callable[[str], bool]]] = {
+    "CR": lambda text: "\r" in text.replace("\r\n", ""),
+    "LF": lambda text: "\n" in text.replace("\r\n", ""),
+    "CRLF": lambda text: "\r\n" in text,
+    "CR, LF and CRLF in one": lambda text: (
+        "\r\n" in text and "\r" in text.replace("\r\n", "") and "\n" in text.replace("\r\n", "")
+    ),
+    "leading space": lambda text: text.startswith(" "),
+    "long line": lambda text: max(map(len, text.split("\n"))) >= 1000,
+    "U+2028": lambda text: "\u2028" in text,
+    "U+0085": lambda text: "\x85" in text,
+    "NUL": lambda text: "\0" in text,
+    "astral": lambda text: any(ord(char) > 0xFFFF for char in text),
+}
+"""The inputs the issue names, as tests on one data string."""
+
+
 def test_generated_cases_hold_the_awkward_inputs() -> None:
     """The generated cases include every input the issue names (the table has them too, but
     generation must not quietly drift into easy cases)."""
     generated = stream_cases("generated-")
     assert len(generated) == GENERATED_COUNT
     data = [event.data for case in generated for event in case.events if event.data]
-    wanted = {
-        "CR": lambda text: "\r" in text.replace("\r\n", ""),
-        "LF": lambda text: "\n" in text.replace("\r\n", ""),
-        "CRLF": lambda text: "\r\n" in text,
-        "CR, LF and CRLF in one": lambda text: (
-            "\r\n" in text and "\r" in text.replace("\r\n", "") and "\n" in text.replace("\r\n", "")
-        ),
-        "leading space": lambda text: text.startswith(" "),
-        "long line": lambda text: max(map(len, text.split("\n"))) >= 1000,
-        "U+2028": lambda text: "\u2028" in text,
-        "U+0085": lambda text: "\x85" in text,
-        "NUL": lambda text: "\0" in text,
-        "astral": lambda text: any(ord(char) > 0xFFFF for char in text),
-    }
-    missing = [name for name, test in wanted.items() if not any(map(test, data))]
+    missing = [name for name, test in AWKWARD_DATA.items() if not any(map(test, data))]
     empty = any(event.data == "" for case in generated for event in case.events)
     assert not missing, f"no generated data has: {missing}"
     assert empty, "no generated event has empty data"
     assert {case.sep for case in generated} == set(SEPARATORS)
     assert {case.form for case in generated} == set(FORMS)
+
+
+def test_fastapi_ping_cases_carried_pings(sse_core_runs: ClientRuns) -> None:
+    """The FastAPI ping case tests something only if pings were really written between items."""
+    paced = [case for case in fastapi_cases() if case.endpoint == "typed-paced"]
+    assert paced
+    for case in paced:
+        (body,) = sse_core_runs.run(case).bodies
+        pings = body.count(b": ping - ")
+        assert pings >= 2, f"case {case.name!r} carried {pings} pings: {body!r}"
+
+
+def test_fastapi_resume_answers_a_real_204(interop_server: InteropServer) -> None:
+    """The FastAPI resume endpoint's 204 (an HTTPException raised before the first event, while
+    the binding still holds the headers) is a real 204 No Content, not an event stream: what
+    the clients' ("error", "CLOSED") rests on."""
+    case = all_cases()["fastapi-resume-after-each-page"]
+    assert isinstance(case, ResumeCase)
+    last_id = case.log[-1].id
+    assert last_id is not None
+    request = urllib.request.Request(
+        f"{interop_server.base_url}{case_path(case)}?client=probe",
+        headers={"Last-Event-ID": last_id},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        status, content_type, body = (
+            response.status,
+            response.headers["content-type"],
+            response.read(),
+        )
+    assert (status, content_type, body) == (204, None, b""), interop_server.log_tail()
+
+
+def test_generated_fastapi_cases_hold_the_awkward_inputs() -> None:
+    """The generated FastAPI cases put every input the issue names into typed items' strings,
+    and use every endpoint and every kind of item."""
+    generated = fastapi_cases("fastapi-generated-")
+    assert len(generated) == FASTAPI_GENERATED_COUNT
+    specs = [spec for case in generated for spec in case.items]
+    strings = [value for spec in specs for value in spec.get("fields", {}).values() if value]
+    missing = [name for name, test in AWKWARD_DATA.items() if not any(map(test, strings))]
+    assert not missing, f"no generated item has: {missing}"
+    assert any(value == "" for spec in specs for value in spec.get("fields", {}).values())
+    assert {case.endpoint for case in generated} == {
+        "typed",
+        "typed-sync",
+        "event-models",
+        "fastapi-events",
+        "push",
+    }
+    # Every kind of item (push cases mix them; the table's push case has them all).
+    assert {spec["kind"] for spec in specs} == {"item", "dict", "event-model", "fastapi", "core"}
+    assert any("raw_data" in spec for spec in specs)
+    assert any("data" in spec for spec in specs if spec["kind"] == "fastapi")
+    assert any(spec.get("id") for spec in specs if spec["kind"] == "event-model")
+
+
+def test_compact_json_is_what_pydantic_writes() -> None:
+    """The expected data of typed items (`compact_json`, from the standard library) is
+    character for character what pydantic writes, for every code point a str can send (all but
+    the surrogates): a FastAPI case that fails while this passes is the binding's doing."""
+
+    class Item(BaseModel):
+        """interop_app's `Item`: the same fields in the same order."""
+
+        text: str
+        label: str
+
+    every = "".join(map(chr, itertools.chain(range(0xD800), range(0xE000, 0x110000))))
+    fields = {"text": every, "label": " " + every[::-1]}
+    assert Item(**fields).model_dump_json() == item_json(fields)

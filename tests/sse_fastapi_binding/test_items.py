@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sse_core import EventParser, InvalidEventError, ServerSentEvent
 from sse_core.pydantic import EventModel
 from sse_fastapi_binding._items import ItemEncoder, item_encoder
+from sse_starlette_binding import ServerSentEvent as StarletteEvent
 
 
 class Message(BaseModel):
@@ -86,6 +87,7 @@ def test_the_data_of_a_typed_item_is_always_one_line(message: Message) -> None:
         (FastAPIEvent(comment="c\nd"), b": c\n: d\n\n"),
         (FastAPIEvent(id="7"), b"id: 7\n\n"),
         (b"data: pre-encoded\n\n", b"data: pre-encoded\n\n"),
+        (StarletteEvent("a\nb", event="x", id="1"), b"id: 1\nevent: x\ndata: a\ndata: b\n\n"),
     ],
     ids=[
         "dict-validated",
@@ -97,6 +99,7 @@ def test_the_data_of_a_typed_item_is_always_one_line(message: Message) -> None:
         "fastapi-comment",
         "fastapi-id-only",
         "bytes",
+        "starlette-binding-event-written-with-lf",
     ],
 )
 def test_items_of_a_typed_stream(item: Any, wire: bytes) -> None:

@@ -41,16 +41,14 @@ import contextlib
 import functools
 import importlib.metadata
 import json
-import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import uvloop
 from _fastapi_apps import item_score, item_text
-from _stream_apps import raise_fd_limit
 from streaming import (
+    SAMPLE_COLUMNS,
     STREAM_TIMEOUT,
     MeasurementError,
     Server,
@@ -59,14 +57,16 @@ from streaming import (
     dechunk,
     environment,
     get_text,
+    measure_and_report,
     median_of,
     parse_head,
     progress,
     ratio_text,
+    report_header,
     request_bytes,
-    source_fingerprint,
+    sample_json,
+    sample_row,
     table,
-    terminate,
     time_request,
 )
 
@@ -240,7 +240,8 @@ class Results:
 async def time_case(port: int, case: Case, events: int) -> StreamSample:
     """One timed stream of `case` (its items built by ``/debug/prepare`` first)."""
     await get_text(port, f"/debug/prepare?n={events}")
-    return await time_request(port, case.request(events), events, case.key)
+    payload = len(expected_payload(events))
+    return await time_request(port, case.request(events), events, payload, case.key)
 
 
 def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
@@ -282,11 +283,6 @@ def fastapi_environment() -> dict[str, str]:
     return info
 
 
-def framing_per_event(sample: StreamSample) -> float:
-    """Chunked-encoding bytes per event: 5-6 when each event is its own body message."""
-    return (sample.wire_bytes - len(expected_payload(sample.events))) / sample.events
-
-
 def case_report(case: Case, results: Results, plan: Plan) -> tuple[list[str], Verdict | None]:
     out = [f"{case.number}. {case.title}: {plan.events:,} events, median of {plan.runs} run(s)"]
     rows = []
@@ -294,27 +290,8 @@ def case_report(case: Case, results: Results, plan: Plan) -> tuple[list[str], Ve
         samples = results.samples(case.key, library)
         if not samples:
             continue
-        rows.append(
-            (
-                LABELS[library],
-                f"{median_of([s.events_per_second for s in samples]):,.0f}",
-                f"{median_of([s.server_us_per_event for s in samples]):.2f}",
-                f"{median_of([s.seconds for s in samples]):.3f}",
-                f"{median_of([s.client_busy for s in samples]):.0%}",
-                f"{median_of([framing_per_event(s) for s in samples]):.2f}",
-            )
-        )
-    out += table(
-        (
-            "library",
-            "events/s",
-            "server CPU us/event",
-            "wall s",
-            "client CPU",
-            "framing bytes/event",
-        ),
-        rows,
-    )
+        rows.append(sample_row(LABELS[library], samples))
+    out += table(SAMPLE_COLUMNS, rows)
     ours = results.median_rate(case.key, OURS)
     ratios = {}
     for library in (FASTAPI, STARLETTE, RAW):
@@ -364,28 +341,18 @@ def summary(results: Results, plan: Plan) -> list[str]:
 
 
 def report(results: Results, plan: Plan, *, code_changed: bool = False) -> str:
-    env = fastapi_environment()
-    out = [
-        *(
-            [
-                "WARNING: the packages' source files changed while this ran, "
-                "so these results mix versions: run again on a quiet tree"
-            ]
-            if code_changed
-            else []
-        ),
+    out = report_header(
         "Typed FastAPI endpoint through uvicorn (--loop uvloop --http httptools), one server "
         "process per library, client in this process",
-        " | ".join(f"{key} {value}" for key, value in env.items()),
-        "item: pydantic model Item(n: int, text: str of 40 chars, score: float), built before "
-        "timing; each event is `data: <compact JSON>` LF LF, identical bytes from every server "
-        "(checked); ratios are of medians, all libraries measured in the same runs",
-        "server CPU us/event = server process CPU time over the stream / events; "
-        "client CPU = this process's CPU time / wall time; "
-        "framing bytes/event = chunked-encoding bytes on the wire / events: 5 or 6 "
-        "when each event is its own body message, near 0 when writes are coalesced",
-        "",
-    ]
+        fastapi_environment(),
+        [
+            "item: pydantic model Item(n: int, text: str of 40 chars, score: float), built "
+            "before timing; each event is `data: <compact JSON>` LF LF, identical bytes from "
+            "every server (checked); ratios are of medians, all libraries measured in the same "
+            "runs"
+        ],
+        code_changed=code_changed,
+    )
     verdicts: list[Verdict] = []
     for case in plan.cases:
         lines, verdict = case_report(case, results, plan)
@@ -411,17 +378,7 @@ def to_json(results: Results, plan: Plan) -> dict[str, Any]:
             {
                 "case": key,
                 "library": library,
-                "samples": [
-                    {
-                        "events": s.events,
-                        "wire_bytes": s.wire_bytes,
-                        "seconds": s.seconds,
-                        "events_per_second": s.events_per_second,
-                        "server_us_per_event": s.server_us_per_event,
-                        "client_busy": s.client_busy,
-                    }
-                    for s in samples
-                ],
+                "samples": [sample_json(s) for s in samples],
             }
             for (key, library), samples in results.streams.items()
         ],
@@ -481,22 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs=args.runs,
         cases=tuple(case for case in CASES if case.key in chosen),
     )
-    raise_fd_limit()
-    # A SIGTERM (a CI timeout, say) must unwind like Ctrl-C does, so that every server's
-    # process group is killed on the way out instead of being left behind.
-    signal.signal(signal.SIGTERM, terminate)
-    fingerprint = source_fingerprint()
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        try:
-            results = run_all(plan, runner)
-        except MeasurementError as exc:
-            print(f"could not measure fairly: {exc}", file=sys.stderr)
-            return 1
-    print(report(results, plan, code_changed=source_fingerprint() != fingerprint))
-    if args.json is not None:
-        args.json.write_text(json.dumps(to_json(results, plan), indent=2) + "\n")
-        print(f"\nwrote {args.json}")
-    return 0
+    return measure_and_report(plan, run_all, report, to_json, args.json)
 
 
 if __name__ == "__main__":

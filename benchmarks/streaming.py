@@ -45,13 +45,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO, TypeVar
 
 import uvloop
 from _stream_apps import raise_fd_limit
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Mapping, Sequence
+
+PlanT = TypeVar("PlanT")
+ResultsT = TypeVar("ResultsT")
 
 BENCHMARKS: Final = Path(__file__).resolve().parent
 
@@ -406,6 +409,8 @@ class StreamSample:
     seconds: float
     events: int
     wire_bytes: int
+    payload_bytes: int
+    """The events' own bytes, chunked framing excluded (what every library must write)."""
     server_cpu: float
     client_cpu: float
 
@@ -416,7 +421,7 @@ class StreamSample:
     @property
     def framing_per_event(self) -> float:
         """Chunked-encoding bytes per event: about 5 when every event is its own message."""
-        return (self.wire_bytes - payload_bytes(self.events)) / self.events
+        return (self.wire_bytes - self.payload_bytes) / self.events
 
     @property
     def server_us_per_event(self) -> float:
@@ -430,11 +435,15 @@ class StreamSample:
 async def time_stream(port: int, mode: str, events: int) -> StreamSample:
     """Stream `events` events of `mode` once; wall time from request to the last byte."""
     await get_text(port, f"/debug/prepare?n={events}")
-    return await time_request(port, request_bytes(f"/stream?mode={mode}&n={events}"), events, mode)
+    request = request_bytes(f"/stream?mode={mode}&n={events}")
+    return await time_request(port, request, events, payload_bytes(events), mode)
 
 
-async def time_request(port: int, request: bytes, events: int, label: str) -> StreamSample:
-    """Send `request` (a whole HTTP/1.1 request) and time its event stream of `events` events.
+async def time_request(
+    port: int, request: bytes, events: int, payload: int, label: str
+) -> StreamSample:
+    """Send `request` (a whole HTTP/1.1 request) and time its event stream of `events` events,
+    `payload` bytes without the chunked framing.
 
     Wall time runs from writing the request to reading the chunked terminator; the server's
     CPU comes from its ``/debug/cpu`` before and after. The count of ``data: `` prefixes must
@@ -458,7 +467,7 @@ async def time_request(port: int, request: bytes, events: int, label: str) -> St
     cpu_after = float(await get_text(port, "/debug/cpu"))
     if counter.events != events:
         raise MeasurementError(f"{label}: expected {events} events, counted {counter.events}")
-    return StreamSample(seconds, events, counter.bytes, cpu_after - cpu_before, client_cpu)
+    return StreamSample(seconds, events, counter.bytes, payload, cpu_after - cpu_before, client_cpu)
 
 
 async def check_bytes(port: int, library: str) -> None:
@@ -689,6 +698,62 @@ def median_of(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+SAMPLE_COLUMNS: Final = (
+    "library",
+    "events/s",
+    "server CPU us/event",
+    "wall s",
+    "client CPU",
+    "framing bytes/event",
+)
+
+
+def sample_row(label: str, samples: Sequence[StreamSample]) -> tuple[str, ...]:
+    """One library's row of a stream table: the medians of its samples (`SAMPLE_COLUMNS`)."""
+    return (
+        label,
+        f"{median_of([s.events_per_second for s in samples]):,.0f}",
+        f"{median_of([s.server_us_per_event for s in samples]):.2f}",
+        f"{median_of([s.seconds for s in samples]):.3f}",
+        f"{median_of([s.client_busy for s in samples]):.0%}",
+        f"{median_of([s.framing_per_event for s in samples]):.2f}",
+    )
+
+
+def sample_json(sample: StreamSample) -> dict[str, float]:
+    """One stream sample as the ``--json`` file records it."""
+    return {
+        "events": sample.events,
+        "wire_bytes": sample.wire_bytes,
+        "seconds": sample.seconds,
+        "events_per_second": sample.events_per_second,
+        "server_us_per_event": sample.server_us_per_event,
+        "client_busy": sample.client_busy,
+    }
+
+
+def report_header(
+    title: str, env: Mapping[str, str], notes: Sequence[str], *, code_changed: bool
+) -> list[str]:
+    """The lines a report starts with: a warning if the code changed during the run, what was
+    measured, the environment, and the notes that explain the columns."""
+    warning = [
+        "WARNING: the packages' source files changed while this ran, "
+        "so these results mix versions: run again on a quiet tree"
+    ]
+    return [
+        *(warning if code_changed else []),
+        title,
+        " | ".join(f"{key} {value}" for key, value in env.items()),
+        *notes,
+        "server CPU us/event = server process CPU time over the stream / events; "
+        "client CPU = this process's CPU time / wall time (the client's core); "
+        "framing bytes/event = chunked-encoding bytes on the wire / events: 5 or 6 "
+        "when each event is its own body message, near 0 when writes are coalesced",
+        "",
+    ]
+
+
 def stream_report(
     measure: StreamMeasure, results: Results, plan: Plan
 ) -> tuple[list[str], list[Verdict]]:
@@ -700,29 +765,9 @@ def stream_report(
         samples = results.streams.get((measure.key, library), [])
         if not samples:
             continue
-        rate = median_of([s.events_per_second for s in samples])
-        rates[library] = rate
-        rows.append(
-            (
-                LABELS[library],
-                f"{rate:,.0f}",
-                f"{median_of([s.server_us_per_event for s in samples]):.2f}",
-                f"{median_of([s.seconds for s in samples]):.3f}",
-                f"{median_of([s.client_busy for s in samples]):.0%}",
-                f"{median_of([s.framing_per_event for s in samples]):.2f}",
-            )
-        )
-    out += table(
-        (
-            "library",
-            "events/s",
-            "server CPU us/event",
-            "wall s",
-            "client CPU",
-            "framing bytes/event",
-        ),
-        rows,
-    )
+        rates[library] = median_of([s.events_per_second for s in samples])
+        rows.append(sample_row(LABELS[library], samples))
+    out += table(SAMPLE_COLUMNS, rows)
     ours = rates.get(OURS)
     vs_starlette = ours / rates[STARLETTE] if ours and STARLETTE in rates else None
     vs_raw = ours / rates[RAW] if ours and RAW in rates else None
@@ -805,27 +850,16 @@ def idle_report(results: Results, plan: Plan) -> tuple[list[str], list[Verdict]]
 
 
 def report(results: Results, plan: Plan, *, code_changed: bool = False) -> str:
-    env = environment()
-    out = [
-        *(
-            [
-                "WARNING: the packages' source files changed while this ran, "
-                "so these results mix versions: run again on a quiet tree"
-            ]
-            if code_changed
-            else []
-        ),
+    out = report_header(
         "Streaming through uvicorn (--loop uvloop --http httptools), one server process per "
         "library, client in this process",
-        " | ".join(f"{key} {value}" for key, value in env.items()),
-        "events are `data: <n>` CRLF-separated (identical bytes from all three, checked); "
-        "ratios are of medians, all libraries measured in the same runs",
-        "server CPU us/event = server process CPU time over the stream / events; "
-        "client CPU = this process's CPU time / wall time (the client's core); "
-        "framing bytes/event = chunked-encoding bytes on the wire / events: 5 or 6 "
-        "when each event is its own body message, near 0 when writes are coalesced",
-        "",
-    ]
+        environment(),
+        [
+            "events are `data: <n>` CRLF-separated (identical bytes from all three, checked); "
+            "ratios are of medians, all libraries measured in the same runs"
+        ],
+        code_changed=code_changed,
+    )
     verdicts: list[Verdict] = []
     for measure in STREAM_MEASURES:
         if measure.key in plan.measures:
@@ -851,17 +885,7 @@ def to_json(results: Results, plan: Plan) -> dict[str, Any]:
             {
                 "measure": key,
                 "library": library,
-                "samples": [
-                    {
-                        "events": s.events,
-                        "wire_bytes": s.wire_bytes,
-                        "seconds": s.seconds,
-                        "events_per_second": s.events_per_second,
-                        "server_us_per_event": s.server_us_per_event,
-                        "client_busy": s.client_busy,
-                    }
-                    for s in samples
-                ],
+                "samples": [sample_json(s) for s in samples],
             }
             for (key, library), samples in results.streams.items()
         ],
@@ -942,6 +966,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         connections=args.connections or (QUICK_CONNECTIONS if args.quick else DEFAULT_CONNECTIONS),
         measures=tuple(key for key in MEASURE_KEYS if key in args.only.split(",")),
     )
+    return measure_and_report(plan, run_all, report, to_json, args.json)
+
+
+def measure_and_report(
+    plan: PlanT,
+    run_all: Callable[[PlanT, asyncio.Runner], ResultsT],
+    report: Callable[..., str],
+    to_json: Callable[[ResultsT, PlanT], dict[str, Any]],
+    json_path: Path | None,
+) -> int:
+    """Run `plan` with `run_all` on uvloop, print `report`, and write `to_json` to `json_path`
+    if given; the exit status (1 when something could not be measured fairly)."""
     raise_fd_limit()
     # A SIGTERM (a CI timeout, say) must unwind like Ctrl-C does, so that every server's
     # process group is killed on the way out instead of being left behind.
@@ -954,9 +990,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"could not measure fairly: {exc}", file=sys.stderr)
             return 1
     print(report(results, plan, code_changed=source_fingerprint() != fingerprint))
-    if args.json is not None:
-        args.json.write_text(json.dumps(to_json(results, plan), indent=2) + "\n")
-        print(f"\nwrote {args.json}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(to_json(results, plan), indent=2) + "\n")
+        print(f"\nwrote {json_path}")
     return 0
 
 

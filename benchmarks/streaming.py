@@ -644,9 +644,13 @@ def environment() -> dict[str, str]:
 
 
 def git(*args: str) -> str:
-    """A git command's output in the workspace; CalledProcessError or OSError if it fails."""
+    """A read-only git command's output in the workspace (no optional locks: others may be
+    committing); CalledProcessError or OSError if it fails."""
     return subprocess.run(
-        ["git", "-C", str(BENCHMARKS.parent), *args], capture_output=True, text=True, check=True
+        ["git", "--no-optional-locks", "-C", str(BENCHMARKS.parent), *args],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
 

@@ -20,13 +20,11 @@ says so, without running that scenario, if the hard limit is too low (raise it w
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import os
 import platform
 import resource
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-import _tests_path
+import _paths  # noqa: F401 (puts tests and benchmarks on sys.path)
+from streaming import source_fingerprint, source_revision
 from support.reliability import (
     ABANDONED_LOG,
     BODY_RSS_GROWTH_MAX,
@@ -68,8 +67,6 @@ from sse_core import last_event_id_from_header
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-
-REPO: Final = _tests_path.TESTS.parent
 
 
 @dataclass(frozen=True)
@@ -549,34 +546,6 @@ def environment() -> dict[str, str]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     info["open files (soft/hard)"] = f"{soft}/{hard}"
     return info
-
-
-def git(*args: str) -> str:
-    """A read-only git command's output (no optional locks: others may be committing)."""
-    return subprocess.run(
-        ["git", "--no-optional-locks", "-C", str(REPO), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-def source_revision() -> str:
-    """The commit the packages were measured at, marked when they have local changes."""
-    try:
-        commit = git("rev-parse", "--short", "HEAD").strip()
-        changed = git("status", "--porcelain", "--", "packages").strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{commit}{' + local changes' if changed else ''}"
-
-
-def source_fingerprint() -> str:
-    """A hash of the packages' source files, compared before and after the runs."""
-    digest = hashlib.sha256()
-    for path in sorted(REPO.glob("packages/*/src/**/*.py")):
-        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

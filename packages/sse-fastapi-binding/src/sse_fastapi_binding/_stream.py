@@ -9,7 +9,6 @@ from __future__ import annotations
 
 __all__ = ["EventStream", "Stream", "StreamSettings"]
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
@@ -18,6 +17,7 @@ from fastapi import Depends, Request
 
 from sse_core import ServerSentEvent as CoreEvent
 from sse_starlette_binding import last_event_id
+from sse_starlette_binding._response import check_seconds
 
 from ._errors import EventStreamClosed
 
@@ -59,10 +59,10 @@ class StreamSettings:
     max_pending: int = 64
 
     def __post_init__(self) -> None:
-        _check_seconds("ping", self.ping)
-        _check_seconds("send_timeout", self.send_timeout, allow_none=True)
-        _check_seconds("shutdown_grace_period", self.shutdown_grace_period)
-        _check_seconds("cleanup_timeout", self.cleanup_timeout, allow_none=True)
+        check_seconds("ping", self.ping)
+        check_seconds("send_timeout", self.send_timeout, allow_none=True)
+        check_seconds("shutdown_grace_period", self.shutdown_grace_period)
+        check_seconds("cleanup_timeout", self.cleanup_timeout, allow_none=True)
         if self.retry is not None:
             CoreEvent(retry=self.retry)  # refuses a bool, a negative or a non-int, naming retry
         if not isinstance(self.hold_headers, bool):
@@ -207,12 +207,3 @@ class EventStream(Generic[ItemT]):
         del message
         self._connected = False
         self._closed.set()
-
-
-def _check_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"{name} must be >= 0 seconds, got {value!r}")

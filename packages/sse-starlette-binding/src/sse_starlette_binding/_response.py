@@ -6,7 +6,7 @@ docstring explains how, and why it is built that way).
 
 from __future__ import annotations
 
-__all__ = ["Content", "EventSourceResponse"]
+__all__ = ["Content", "EventSourceResponse", "check_seconds"]
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -99,10 +99,10 @@ class EventSourceResponse(Response):
         retry: int | None = None,
         hold_headers: bool = False,
     ) -> None:
-        _check_seconds("ping", ping, allow_none=True)
-        _check_seconds("send_timeout", send_timeout, allow_none=True)
-        _check_seconds("shutdown_grace_period", shutdown_grace_period)
-        _check_seconds("cleanup_timeout", cleanup_timeout, allow_none=True)
+        check_seconds("ping", ping, allow_none=True)
+        check_seconds("send_timeout", send_timeout, allow_none=True)
+        check_seconds("shutdown_grace_period", shutdown_grace_period)
+        check_seconds("cleanup_timeout", cleanup_timeout, allow_none=True)
         if isinstance(content, AsyncIterable):
             self.body_iterator: AsyncIterable[Any] = content
         elif isinstance(content, Iterable) and not isinstance(content, str | bytes | Mapping):
@@ -174,7 +174,9 @@ class EventSourceResponse(Response):
             await self.background()
 
 
-def _check_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
+def check_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
+    """Refuse `value` unless it is a number of seconds >= 0 (or None, if allowed), naming the
+    setting: the one check for every duration the bindings take."""
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -229,7 +229,7 @@ def _item_type(type_arguments: tuple[Any, ...]) -> Any:
     if data_types == list(members):
         return declared  # no event classes among them
     unique = list(dict.fromkeys(data_types))
-    return unique[0] if len(unique) == 1 else Union[tuple(unique)]  # noqa: UP007
+    return unique[0] if len(unique) == 1 else Union[tuple(unique)]  # noqa: UP007 (a union of a runtime tuple)
 
 
 _NOT_DATA: Final = object()

@@ -51,7 +51,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -82,6 +82,7 @@ APP_DIR: Final = Path(__file__).resolve().parent
 HARNESS: Final = APP_DIR / "harness.mjs"
 CASES_ENV: Final = "SSE_INTEROP_CASES"
 RESULTS_ENV: Final = "SSE_INTEROP_RESULTS"
+CaseT = TypeVar("CaseT")
 UVICORN_ARGS: Final = ("--loop", "uvloop", "--http", "httptools", "--no-access-log")
 
 END_TYPE: Final = "interop-end"
@@ -255,15 +256,15 @@ _stream_cases = st.builds(
 )
 
 
-def generated_cases(count: int) -> list[StreamCase]:
-    """`count` stream cases from hypothesis, the same ones on every run.
+def drawn(strategy: st.SearchStrategy[CaseT], count: int) -> list[CaseT]:
+    """`count` examples of `strategy`, the same ones on every run.
 
-    The cases are what one `@given` run generates, collected rather than checked: the browser
-    must get them all in one page load, so they cannot be drawn one test at a time. With
+    They are what one `@given` run generates, collected rather than checked: the browser must
+    get every case in one page load, so they cannot be drawn one test at a time. With
     ``derandomize=True`` (and no example database) the run is a pure function of the strategy,
     and the generate phase alone runs: there is nothing to shrink.
     """
-    found: list[StreamCase] = []
+    found: list[CaseT] = []
 
     @settings(
         max_examples=count,
@@ -273,14 +274,19 @@ def generated_cases(count: int) -> list[StreamCase]:
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(_stream_cases)
-    def collect(case: StreamCase) -> None:
+    @given(strategy)
+    def collect(case: CaseT) -> None:
         found.append(case)
 
     collect()
+    return found[:count]
+
+
+def generated_cases(count: int) -> list[StreamCase]:
+    """`count` stream cases from hypothesis, the same ones on every run (see `drawn`)."""
     return [
         StreamCase(f"generated-{index:03d}", case.events, case.sep, case.form)
-        for index, case in enumerate(found[:count])
+        for index, case in enumerate(drawn(_stream_cases, count))
     ]
 
 
@@ -738,26 +744,10 @@ _fastapi_cases = st.one_of(
 
 
 def generated_fastapi_cases(count: int) -> list[FastAPICase]:
-    """`count` FastAPI cases from hypothesis, the same ones on every run (as `generated_cases`:
-    one derandomized `@given` run, collected)."""
-    found: list[FastAPICase] = []
-
-    @settings(
-        max_examples=count,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(_fastapi_cases)
-    def collect(case: FastAPICase) -> None:
-        found.append(case)
-
-    collect()
+    """`count` FastAPI cases from hypothesis, the same ones on every run (see `drawn`)."""
     return [
         FastAPICase(f"fastapi-generated-{index:03d}", case.endpoint, case.items)
-        for index, case in enumerate(found[:count])
+        for index, case in enumerate(drawn(_fastapi_cases, count))
     ]
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 __all__ = [
     "HARNESS_TIMEOUT",
-    "PACKAGE_SPEC",
     "UNDICI_SPEC",
     "EventSourceParserWorker",
     "NodeParse",
@@ -62,7 +61,6 @@ WORKER_SCRIPT: Final = Path(__file__).resolve().with_name("eventsource_parser_wo
 
 PACKAGE_NAME: Final = "eventsource-parser"
 PACKAGE_MAJOR: Final = 3
-PACKAGE_SPEC: Final = f"{PACKAGE_NAME}@{PACKAGE_MAJOR}"
 
 INSTALL_TIMEOUT: Final = 240.0
 LOCK_TIMEOUT: Final = 300.0
@@ -97,21 +95,6 @@ def cache_dir() -> Path:
     return Path(configured) if configured else REPO_ROOT / ".cache" / "node"
 
 
-def _package_dir(prefix: Path) -> Path:
-    return prefix / "node_modules" / PACKAGE_NAME
-
-
-def _installed_version(prefix: Path) -> str | None:
-    try:
-        manifest = json.loads((_package_dir(prefix) / "package.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    version = manifest.get("version") if isinstance(manifest, dict) else None
-    if isinstance(version, str) and version.split(".")[0] == str(PACKAGE_MAJOR):
-        return version
-    return None
-
-
 @contextlib.contextmanager
 def _file_lock(path: Path, timeout: float) -> Iterator[None]:
     with path.open("a+b") as handle:
@@ -138,53 +121,10 @@ def _tail(text: str, lines: int = 20) -> str:
 
 
 def ensure_eventsource_parser(prefix: Path | None = None) -> Path:
-    """Install ``eventsource-parser@3`` under `prefix` unless it is there; return its directory.
-
-    Raises `NodeUnavailable` if npm is missing or the install fails.
+    """Install ``eventsource-parser@3`` under `prefix` (the cache directory) unless it is
+    there; return its directory. Raises `NodeUnavailable` if npm is missing or the install fails.
     """
-    prefix = cache_dir() if prefix is None else prefix
-    if _installed_version(prefix) is not None:
-        return _package_dir(prefix)
-    try:
-        prefix.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NodeUnavailable(f"cannot create the cache directory {prefix}: {exc}") from exc
-    with _file_lock(prefix / ".install.lock", LOCK_TIMEOUT):
-        # Another run may have installed it while this one waited for the lock.
-        if _installed_version(prefix) is not None:
-            return _package_dir(prefix)
-        npm = shutil.which("npm")
-        if npm is None:
-            raise NodeUnavailable(f"npm is not on PATH (needed to install {PACKAGE_SPEC})")
-        command = [
-            npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(prefix),
-            PACKAGE_SPEC,
-        ]  # fmt: skip
-        try:
-            result = subprocess.run(
-                command,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=INSTALL_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise NodeUnavailable(
-                f"`{' '.join(command)}` did not finish within {INSTALL_TIMEOUT:.0f} s"
-            ) from None
-        except OSError as exc:
-            raise NodeUnavailable(f"cannot run npm: {exc}") from exc
-        if result.returncode != 0:
-            raise NodeUnavailable(
-                f"`{' '.join(command)}` failed with exit status {result.returncode}:\n"
-                + _tail(result.stderr or result.stdout)
-            )
-        if _installed_version(prefix) is None:
-            raise NodeUnavailable(
-                f"npm reported success but {_package_dir(prefix)} holds no {PACKAGE_SPEC}"
-            )
-    return _package_dir(prefix)
+    return ensure_npm_package(PACKAGE_NAME, PACKAGE_MAJOR, prefix or cache_dir())
 
 
 @dataclass(frozen=True, slots=True)

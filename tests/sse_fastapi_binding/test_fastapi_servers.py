@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import pytest
 from support.fastapi_app import DATABASE_ENV, session_states
-from support.servers import HTTPResponse, ServerProcess, open_request, run_server
+from support.servers import HTTPResponse, ServerProcess, open_request, run_server, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -56,16 +56,6 @@ async def read_rest(response: HTTPResponse) -> list[bytes]:
     return blocks
 
 
-async def wait_for(condition: object, timeout: float) -> bool:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
-
-
 def test_sigterm_ends_open_streams_with_a_goodbye_and_closes_their_dependencies(
     served: tuple[ServerProcess, str],
 ) -> None:
@@ -84,7 +74,7 @@ def test_sigterm_ends_open_streams_with_a_goodbye_and_closes_their_dependencies(
         started = time.monotonic()
         rest_of_rows = [await read_rest(response) for response in rows]
         rest_of_notes = [await read_rest(response) for response in notes]
-        exited = await wait_for(server.exited, timeout=5)
+        exited = await wait_until(server.exited, 5) is not None
         assert all(response.complete for response in [*rows, *notes])
         for response in [*rows, *notes]:
             await response.aclose()
@@ -109,7 +99,7 @@ def test_a_client_that_leaves_closes_the_streams_dependencies(
         assert len(await read_blocks(response, 3)) == 3
         assert session_states(database) == ["open"]
         await response.aclose()
-        return await wait_for(lambda: session_states(database) == ["closed"], timeout=3)
+        return await wait_until(lambda: session_states(database) == ["closed"], 3) is not None
 
     assert asyncio.run(scenario()), session_states(database)
     assert "Traceback" not in server.log()
@@ -161,9 +151,10 @@ def test_send_timeout_drops_a_client_that_stops_reading_and_closes_its_dependenc
         stalled = await open_request(server.port, "/flood", rcvbuf=4096, limit=4096)
         try:
             assert stalled.status == 200
-            dropped = await wait_for(lambda: session_states(database) == ["closed"], timeout=5)
+            dropped = await wait_until(lambda: session_states(database) == ["closed"], 5)
             # uvicorn logs the error after the request's dependencies have closed.
-            return dropped and await wait_for(lambda: "SendTimeoutError" in server.log(), 2)
+            logged = await wait_until(lambda: "SendTimeoutError" in server.log(), 2)
+            return dropped is not None and logged is not None
         finally:
             await stalled.aclose()
 

@@ -28,10 +28,11 @@ from support.servers import (
     ServerProcess,
     open_request,
     run_server,
+    wait_until,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
 pytestmark = [
     pytest.mark.slow,
@@ -50,23 +51,6 @@ PING_BLOCK: Final = re.compile(rb": ping - [^\r\n]*\r\n\r\n")
 def uvicorn_server(tmp_path: Path) -> Iterator[ServerProcess]:
     with run_server("uvicorn", APP_DIR, tmp_path, extra_args=UVICORN_ARGS) as server:
         yield server
-
-
-def log_tail(server: ServerProcess, lines: int = 40) -> str:
-    return "\n".join(server.log().splitlines()[-lines:])
-
-
-async def wait_until(
-    condition: Callable[[], bool], timeout: float, *, poll: float = 0.01
-) -> float | None:
-    """Seconds until `condition()` held, or None if it did not within `timeout`."""
-    start = time.monotonic()
-    while True:
-        if condition():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            return None
-        await asyncio.sleep(poll)
 
 
 async def read_to_end(response: HTTPResponse) -> tuple[str, list[bytes]]:
@@ -178,7 +162,7 @@ def test_client_disconnect_stops_the_producer_once(
 
     cleanup, handler = asyncio.run(scenario())
     print(f"{producer} producer: cleanup {cleanup} s, close handler {handler} s after the close")
-    assert cleanup is not None, f"no cleanup 3 s after the client left; log:\n{log_tail(server)}"
+    assert cleanup is not None, f"no cleanup 3 s after the client left; log:\n{server.log_tail()}"
     assert cleanup < 1.0, f"cleanup ran {cleanup:.2f} s after the client left"
     assert handler is not None, "client_close_handler_callable was never called"
     assert server.count("cleanup gone") == 1, server.records()
@@ -210,7 +194,7 @@ def test_uvicorn_shutdown_ends_open_streams(
     name = signum.name
     assert outcome.exit_seconds is not None, (
         f"uvicorn still running 5 s after {name} with {streams} open streams "
-        f"(clients: {outcome.clients.count('open')} still open); log:\n{log_tail(server)}"
+        f"(clients: {outcome.clients.count('open')} still open); log:\n{server.log_tail()}"
     )
     assert outcome.exit_seconds < 2.0, (
         f"uvicorn took {outcome.exit_seconds:.2f} s to exit after {name} with {streams} streams"
@@ -218,7 +202,7 @@ def test_uvicorn_shutdown_ends_open_streams(
     assert missing(outcome.records, "cleanup", ids) == []
     assert outcome.clients == ["complete"] * streams, outcome.clients
     log = server.log()
-    assert TRACEBACK not in log, log_tail(server)
+    assert TRACEBACK not in log, server.log_tail()
     assert INCOMPLETE_RESPONSE not in log
 
 
@@ -238,11 +222,11 @@ def test_uvicorn_cooperative_shutdown_sends_a_farewell(uvicorn_server: ServerPro
         farewell = f"event: farewell\r\ndata: bye {stream_id}\r\n\r\n".encode()
         assert received == [farewell], (stream_id, received)
     assert outcome.clients == ["complete"] * len(ids), outcome.clients
-    assert outcome.exit_seconds is not None, f"uvicorn did not exit; log:\n{log_tail(server)}"
+    assert outcome.exit_seconds is not None, f"uvicorn did not exit; log:\n{server.log_tail()}"
     assert outcome.exit_seconds < 1.5, f"uvicorn took {outcome.exit_seconds:.2f} s to exit"
     assert missing(outcome.records, "shutdown-event", ids) == []
     assert missing(outcome.records, "cleanup", ids) == []
-    assert TRACEBACK not in server.log(), log_tail(server)
+    assert TRACEBACK not in server.log(), server.log_tail()
 
 
 # 3. Shutdown with open streams, hypercorn and granian.
@@ -405,9 +389,9 @@ def test_send_timeout_drops_a_client_that_stops_reading(uvicorn_server: ServerPr
         return cleanup, rss_before, rss_peak, arrivals, stalled_at, window_end
 
     cleanup, rss_before, rss_peak, arrivals, start, end = asyncio.run(scenario())
-    assert cleanup is not None, f"the stalled stream was never dropped; log:\n{log_tail(server)}"
+    assert cleanup is not None, f"the stalled stream was never dropped; log:\n{server.log_tail()}"
     assert cleanup < 3.0, f"the stalled stream was dropped only after {cleanup:.2f} s"
-    assert "SendTimeoutError" in server.log(), log_tail(server)
+    assert "SendTimeoutError" in server.log(), server.log_tail()
     growth = rss_peak - rss_before
     during = [t for t in arrivals if start <= t <= end]
     gaps = [b - a for a, b in zip([start, *during], [*during, end], strict=True)]

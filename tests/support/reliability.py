@@ -100,6 +100,7 @@ from support.servers import (
     ServerProcess,
     open_request,
     run_server,
+    wait_until,
 )
 
 if TYPE_CHECKING:
@@ -182,23 +183,6 @@ def bytes_read(pid: int) -> int:
 def fd_count(pid: int) -> int:
     """Open file descriptors of process `pid` (sockets, pipes, files), from /proc."""
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def log_tail(server: ServerProcess, lines: int = 30) -> str:
-    return "\n".join(server.log().splitlines()[-lines:])
-
-
-async def wait_until(
-    condition: Callable[[], bool], timeout: float, *, poll: float = 0.02
-) -> float | None:
-    """Seconds until `condition()` held, or None if it did not within `timeout`."""
-    start = time.monotonic()
-    while True:
-        if condition():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            return None
-        await asyncio.sleep(poll)
 
 
 async def async_wait_until(
@@ -440,7 +424,7 @@ def churn(
                 await _churn_cycle(server.port, f"w{n}", CHURN_KINDS[n % len(CHURN_KINDS)])
             warm_ids = [f"w{n}" for n in range(warmup)]
             if await wait_until(partial(all_cleaned, server, warm_ids), 10) is None:
-                raise ScenarioError(f"warm-up cleanups missing; log:\n{log_tail(server)}")
+                raise ScenarioError(f"warm-up cleanups missing; log:\n{server.log_tail()}")
             await asyncio.sleep(0.5)
             baseline = await snapshot(server, objects=True)
             ids = [f"c{n}" for n in range(cycles)]
@@ -535,7 +519,7 @@ def scale(work_dir: Path, streams: int = 10_000, *, warmup: int = 50) -> ScaleRe
                 await response.aclose()
             warm_ids = [f"w{n}" for n in range(warmup)]
             if await wait_until(partial(all_cleaned, server, warm_ids), 10) is None:
-                raise ScenarioError(f"warm-up cleanups missing; log:\n{log_tail(server)}")
+                raise ScenarioError(f"warm-up cleanups missing; log:\n{server.log_tail()}")
             await asyncio.sleep(0.5)
             baseline = await snapshot(server, objects=True)
             ids = [f"s{n}" for n in range(streams)]
@@ -757,7 +741,7 @@ def slow_consumers(
                 if len(loaded.values) < samples:
                     raise ScenarioError(
                         f"the healthy stream delivered {len(loaded.values)} of {samples} "
-                        f"events next to {stalled} stalled clients; log:\n{log_tail(server)}"
+                        f"events next to {stalled} stalled clients; log:\n{server.log_tail()}"
                     )
                 await asyncio.sleep(0.3)
                 rss_peak = max(rss_peak, server.rss_bytes())

@@ -24,6 +24,7 @@ __all__ = [
     "open_request",
     "run_server",
     "server_command",
+    "wait_until",
 ]
 
 import asyncio
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
 ServerKind = Literal["uvicorn", "hypercorn", "granian"]
 
@@ -90,6 +91,10 @@ class ServerProcess:
     def log(self) -> str:
         """Everything the server wrote to stdout and stderr so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last `lines` lines of the log, for a failure message."""
+        return "\n".join(self.log().splitlines()[-lines:])
 
     def records(self) -> list[str]:
         """The lines the app recorded so far (see ``server_app.py``)."""
@@ -195,6 +200,20 @@ def run_server(
         yield server
     finally:
         server.kill_group()
+
+
+async def wait_until(
+    condition: Callable[[], bool], timeout: float, *, poll: float = 0.01
+) -> float | None:
+    """Seconds until `condition()` held, polled every `poll` seconds, or None if it did not
+    within `timeout`."""
+    start = time.monotonic()
+    while True:
+        if condition():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            return None
+        await asyncio.sleep(poll)
 
 
 class IncompleteBody(EOFError):

@@ -16,14 +16,13 @@ parameters too, so one app serves every test.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from support.recording import health, query_seconds, record
 
 from sse_starlette_binding import EventSourceResponse
 
@@ -33,27 +32,6 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import Message
 
-RECORD_ENV = "SSE_TEST_RECORD"
-
-
-def record(fact: str) -> None:
-    """Append one line to the record file (a no-op when the variable is not set)."""
-    path = os.environ.get(RECORD_ENV)
-    if not path:
-        return
-    with open(path, "a", encoding="utf-8") as file:
-        file.write(fact + "\n")
-        file.flush()
-
-
-def _seconds(request: Request, name: str, default: float | None = None) -> float | None:
-    value = request.query_params.get(name)
-    return default if value is None else float(value)
-
-
-async def health(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("ok")
-
 
 async def stream(request: Request) -> EventSourceResponse:
     """An endless stream: a ``tick`` event every ``interval`` seconds (0.1), the first at once.
@@ -62,7 +40,7 @@ async def stream(request: Request) -> EventSourceResponse:
     ``sync=1`` produces from a sync generator (run in worker threads) instead.
     """
     stream_id = request.query_params["id"]
-    interval = _seconds(request, "interval", 0.1)
+    interval = query_seconds(request, "interval", 0.1)
     assert interval is not None
 
     async def ticks() -> AsyncIterator[dict[str, Any]]:
@@ -94,7 +72,7 @@ async def stream(request: Request) -> EventSourceResponse:
     with_handler = request.query_params.get("close_handler") == "1"
     return EventSourceResponse(
         content,
-        ping=_seconds(request, "ping"),
+        ping=query_seconds(request, "ping"),
         client_close_handler_callable=on_close if with_handler else None,
     )
 
@@ -130,7 +108,7 @@ async def once(request: Request) -> EventSourceResponse:
         finally:
             record(f"cleanup {stream_id}")
 
-    return EventSourceResponse(events(), ping=_seconds(request, "ping"))
+    return EventSourceResponse(events(), ping=query_seconds(request, "ping"))
 
 
 async def flood(request: Request) -> EventSourceResponse:
@@ -149,7 +127,7 @@ async def flood(request: Request) -> EventSourceResponse:
         finally:
             record(f"cleanup {stream_id}")
 
-    return EventSourceResponse(events(), send_timeout=_seconds(request, "send_timeout", 0.5))
+    return EventSourceResponse(events(), send_timeout=query_seconds(request, "send_timeout", 0.5))
 
 
 app = Starlette(

@@ -40,24 +40,23 @@ import asyncio
 import gc
 import json
 import math
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sse_starlette_binding import EventSourceResponse, last_event_id
+from support.recording import health, query_seconds, record
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
     from starlette.requests import Request
 
-RECORD_ENV: Final = "SSE_TEST_RECORD"
 STREAM_TYPES: Final = (
     # The binding's per-stream state,
     "EventSourceResponse",
@@ -97,22 +96,6 @@ MISBEHAVIOURS: Final = {
 ``raise-first``."""
 
 
-def record(fact: str) -> None:
-    """Append one line to the record file (a no-op when the variable is not set)."""
-    path = os.environ.get(RECORD_ENV)
-    if not path:
-        return
-    with open(path, "a", encoding="utf-8") as file:
-        file.write(fact + "\n")
-
-
-def _seconds(request: Request, name: str, default: float | None) -> float | None:
-    value = request.query_params.get(name)
-    if value is None:
-        return default
-    return None if value == "none" else float(value)
-
-
 def _task_count() -> int:
     """Tasks alive in this event loop: asyncio's, or trio's (walked from the root task)."""
     try:
@@ -130,10 +113,6 @@ def _task_count() -> int:
         for nursery in task.child_nurseries:
             todo.extend(nursery.child_tasks)
     return count
-
-
-async def health(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("ok")
 
 
 async def stats(request: Request) -> Response:
@@ -162,12 +141,12 @@ async def idle(request: Request) -> EventSourceResponse:
         finally:
             record(f"cleanup {stream_id}")
 
-    return EventSourceResponse(events(), ping=_seconds(request, "ping", 60))
+    return EventSourceResponse(events(), ping=query_seconds(request, "ping", 60))
 
 
 async def ticks(request: Request) -> EventSourceResponse:
     stream_id = request.query_params["id"]
-    interval = _seconds(request, "interval", 0.05) or 0.0
+    interval = query_seconds(request, "interval", 0.05) or 0.0
 
     async def async_ticks() -> AsyncIterator[dict[str, Any]]:
         record(f"start {stream_id}")
@@ -194,8 +173,8 @@ async def ticks(request: Request) -> EventSourceResponse:
     content = sync_ticks() if request.query_params.get("sync") == "1" else async_ticks()
     return EventSourceResponse(
         content,
-        ping=_seconds(request, "ping", None),
-        send_timeout=_seconds(request, "send_timeout", None),
+        ping=query_seconds(request, "ping", None),
+        send_timeout=query_seconds(request, "send_timeout", None),
     )
 
 
@@ -213,7 +192,7 @@ async def flood(request: Request) -> EventSourceResponse:
         finally:
             record(f"cleanup {stream_id}")
 
-    return EventSourceResponse(events(), send_timeout=_seconds(request, "send_timeout", None))
+    return EventSourceResponse(events(), send_timeout=query_seconds(request, "send_timeout", None))
 
 
 async def misbehave(request: Request) -> EventSourceResponse:
@@ -255,8 +234,8 @@ async def misbehave(request: Request) -> EventSourceResponse:
 
     return EventSourceResponse(
         events(),
-        ping=_seconds(request, "ping", None),
-        cleanup_timeout=_seconds(request, "cleanup_timeout", 30.0),
+        ping=query_seconds(request, "ping", None),
+        cleanup_timeout=query_seconds(request, "cleanup_timeout", 30.0),
     )
 
 

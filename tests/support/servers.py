@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import pytest
 
+from support.recording import RECORD_ENV
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -48,7 +50,7 @@ ServerKind = Literal["uvicorn", "hypercorn", "granian"]
 
 HOST: Final = "127.0.0.1"
 STARTUP_TIMEOUT: Final = 15.0
-RECORD_ENV: Final = "SSE_TEST_RECORD"
+TESTS_DIR: Final = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -167,8 +169,9 @@ def run_server(
     record_path = work_dir / f"{kind}-{port}.record"
     child_env = dict(os.environ)
     child_env.update(env or {})
-    path = child_env.get("PYTHONPATH")
-    child_env["PYTHONPATH"] = str(app_dir) + (os.pathsep + path if path else "")
+    # The app's folder, then tests/ (as pytest's `pythonpath`), so apps import `support`.
+    paths = [str(app_dir), str(TESTS_DIR), *filter(None, [child_env.get("PYTHONPATH")])]
+    child_env["PYTHONPATH"] = os.pathsep.join(paths)
     child_env["PYTHONUNBUFFERED"] = "1"
     child_env[RECORD_ENV] = str(record_path)
     command = server_command(kind, app, port, extra_args)

@@ -1,9 +1,8 @@
 """The ASGI app that `test_servers.py` runs in real servers (uvicorn, hypercorn, granian).
 
 Servers import it as ``server_app:app`` with this folder on ``sys.path``. What the producers do
-is recorded from inside the server process, one fact per line, appended to the file named by
-``$SSE_TEST_RECORD`` (opened, appended, flushed and closed per line, so concurrent writers and
-worker processes are fine), for the tests to read from outside:
+is recorded from inside the server process (`support.recording.record`), one fact per line, for
+the tests to read from outside:
 
 - ``start <id>``: the producer began (its first item was asked for);
 - ``cleanup <id>``: the producer's ``finally`` ran (the stream ended, however it ended);

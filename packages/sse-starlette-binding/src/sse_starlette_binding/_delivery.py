@@ -413,15 +413,10 @@ class Delivery:
     async def complete(self) -> None:
         # Events still pending (the last ones before a shutdown, say) ride on the final message.
         body = b"" if self.disconnected else self.take_pending()
-        message = {"type": self.body_type, "body": body, "more_body": False}
-        if self.disconnected:
-            # The client is gone, but the response is still completed, so that the server
-            # does not report an unfinished response; a server may refuse the message now.
-            with contextlib.suppress(OSError):
-                if not self.started:
-                    await self.open()
-                await self.send(message)
-            return
-        if not self.started:
-            await self.open()
-        await self.send(message)
+        # A response whose client is gone is still completed, so that the server does not
+        # report an unfinished response; a server may refuse the messages then.
+        refused = (OSError,) if self.disconnected else ()
+        with contextlib.suppress(*refused):
+            if not self.started:
+                await self.open()
+            await self.send({"type": self.body_type, "body": body, "more_body": False})

@@ -43,6 +43,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Final
+from urllib.parse import parse_qs
 
 from _stream_apps import RAW_HEADERS, ASGIApp, Receive, Scope, Send, send_text
 from pydantic import BaseModel, TypeAdapter
@@ -209,7 +210,6 @@ async def read_body(receive: Receive) -> bytes:
 
 def raw_app() -> ASGIApp:
     """The ceiling: one pre-encoded ``http.response.body`` message per event, nothing else."""
-    from urllib.parse import parse_qs  # noqa: PLC0415 (only this app parses by hand)
 
     async def respond(send: Send, wire: tuple[bytes, ...], *, wait: bool) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": RAW_HEADERS})

@@ -133,7 +133,7 @@ def test_items_are_written_with_sse_starlettes_separator_and_field_order(backend
 def test_pydantic_models_and_json_values_are_sent_as_compact_json(backend: str) -> None:
     # Runs in the workspace; skipped where the binding is tested with only its own dependencies.
     pytest.importorskip("pydantic", reason="pydantic is not a dependency of the binding")
-    from pydantic import BaseModel  # noqa: PLC0415
+    from pydantic import BaseModel  # noqa: PLC0415 (only once pydantic is known to be there)
 
     class Point(BaseModel):
         x: int

@@ -2,16 +2,17 @@
 
 uvicorn loads one of the factories below (``--factory --app-dir benchmarks
 _stream_apps:ours_app``). Each factory imports only its own library, so sse-starlette's
-import-time patching of uvicorn never runs in the server that measures our binding. Every app
-answers the same paths, with the same producers, and writes the same bytes:
+import-time patching of uvicorn never runs in the server that measures another library. Every
+app answers the same paths, with the same producers, and writes the same bytes:
 
 ``/stream?mode=M&n=N``
-    N events, ``data: 0`` ... ``data: N-1``, CRLF-separated (sse-starlette's default, which
-    our binding shares). Modes: ``fast`` (an async generator that yields as fast as it can),
-    ``yield`` (the same, awaiting ``asyncio.sleep(0)`` after each event), ``burst-stream`` (an
-    anyio memory object stream holding all N events, sender closed, before the response starts)
-    and ``burst-gen`` (an async generator over N ready events). Keep-alive pings are left at
-    the libraries' default of 15 seconds, far longer than any stream here.
+    N events, ``data: 0`` ... ``data: N-1``, LF-separated (FastAPI's `fastapi.sse` can write
+    nothing else; the two Starlette libraries are given ``sep="\n"``). Modes: ``fast`` (an
+    async generator that yields as fast as it can), ``yield`` (the same, awaiting
+    ``asyncio.sleep(0)`` after each event), ``burst-stream`` (an anyio memory object stream
+    holding all N events, sender closed, before the response starts) and ``burst-gen`` (an
+    async generator over N ready events). Keep-alive pings are left at the libraries' default
+    of 15 seconds, far longer than any stream here.
 ``/idle``
     A stream whose producer waits forever on an `anyio.Event` (ping 15 s).
 ``/debug/tasks``
@@ -21,9 +22,12 @@ answers the same paths, with the same producers, and writes the same bytes:
 ``/debug/prepare?n=N``
     Builds the N events' data ahead of a timed request, so that no timing includes it.
 
-The libraries get strings (the data) and encode them; the raw ASGI app, the ceiling, gets the
-same events pre-encoded as bytes and sends one ``http.response.body`` message per event,
-without listening for disconnects.
+Each library gets its events in the form it is fed in practice, built before timing: the
+Starlette libraries get strings (the data) and encode them; `fastapi.sse` gets its own
+``ServerSentEvent(raw_data=...)`` objects, the way to hand it data that is already text (a
+plain string would be JSON-encoded into ``data: "0"``), and its endpoint is the producer
+itself; the raw ASGI app, the ceiling, gets the events pre-encoded as bytes and sends one
+``http.response.body`` message per event, without listening for disconnects.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ def texts(n: int) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=8)
 def wires(n: int) -> tuple[bytes, ...]:
     """The same N events already encoded, for the raw ASGI app."""
-    return tuple(b"data: %d\r\n\r\n" % i for i in range(n))
+    return tuple(b"data: %d\n\n" % i for i in range(n))
 
 
 async def fast(items: tuple[Any, ...]) -> AsyncIterator[Any]:
@@ -127,27 +131,36 @@ async def send_text(send: Send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def make_app(respond: Respond, *, encoded: bool) -> ASGIApp:
-    """The benchmark app around one library's `respond` (`encoded`: give it bytes, not str)."""
+def make_app(respond: Respond, items: Callable[[int], tuple[Any, ...]]) -> ASGIApp:
+    """The benchmark app around one library's `respond`; `items(n)` are its N events."""
+
+    async def streams(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/stream":
+            query = parse_qs(scope["query_string"].decode())
+            mode, n = query["mode"][0], int(query["n"][0])
+            await respond(content_for(mode, items(n)), scope, receive, send)
+        else:
+            await respond(forever(), scope, receive, send)
+
+    return with_debug_paths(streams, items)
+
+
+def with_debug_paths(streams: ASGIApp, items: Callable[[int], tuple[Any, ...]]) -> ASGIApp:
+    """`streams` serves ``/stream`` and ``/idle``; the ``/debug`` paths are answered here."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             raise RuntimeError(f"unsupported scope type {scope['type']!r}")
         path = scope["path"]
-        if path == "/stream":
-            query = parse_qs(scope["query_string"].decode())
-            mode, n = query["mode"][0], int(query["n"][0])
-            items = wires(n) if encoded else texts(n)
-            await respond(content_for(mode, items), scope, receive, send)
-        elif path == "/idle":
-            await respond(forever(), scope, receive, send)
+        if path in ("/stream", "/idle"):
+            await streams(scope, receive, send)
         elif path == "/debug/tasks":
             await send_text(send, 200, str(len(asyncio.all_tasks())))
         elif path == "/debug/cpu":
             await send_text(send, 200, repr(time.process_time()))
         elif path == "/debug/prepare":
             n = int(parse_qs(scope["query_string"].decode())["n"][0])
-            await send_text(send, 200, str(len(wires(n) if encoded else texts(n))))
+            await send_text(send, 200, str(len(items(n))))
         else:
             await send_text(send, 404, "not found")
 
@@ -159,9 +172,9 @@ def ours_app() -> ASGIApp:
     from sse_starlette_binding import EventSourceResponse  # noqa: PLC0415 (one library per server)
 
     async def respond(content: Any, scope: Scope, receive: Receive, send: Send) -> None:
-        await EventSourceResponse(content, ping=PING_SECONDS)(scope, receive, send)
+        await EventSourceResponse(content, ping=PING_SECONDS, sep="\n")(scope, receive, send)
 
-    return make_app(respond, encoded=False)
+    return make_app(respond, texts)
 
 
 def sse_starlette_app() -> ASGIApp:
@@ -169,9 +182,50 @@ def sse_starlette_app() -> ASGIApp:
     from sse_starlette import EventSourceResponse  # noqa: PLC0415 (one library per server)
 
     async def respond(content: Any, scope: Scope, receive: Receive, send: Send) -> None:
-        await EventSourceResponse(content, ping=PING_SECONDS)(scope, receive, send)
+        await EventSourceResponse(content, ping=PING_SECONDS, sep="\n")(scope, receive, send)
 
-    return make_app(respond, encoded=False)
+    return make_app(respond, texts)
+
+
+def fastapi_app() -> ASGIApp:
+    """FastAPI's native `fastapi.sse`: generator endpoints with its `EventSourceResponse`.
+
+    FastAPI runs the endpoint as the producer itself, so each mode is written out in the
+    endpoint (the same loops as `fast`, `yielding`, `ready_stream` and `forever`) rather than
+    wrapped around those generators, which would add a generator layer the others do not pay.
+    """
+    # One library per server process.
+    from fastapi import FastAPI  # noqa: PLC0415
+    from fastapi.sse import EventSourceResponse, ServerSentEvent  # noqa: PLC0415
+
+    @functools.lru_cache(maxsize=8)
+    def events(n: int) -> tuple[ServerSentEvent, ...]:
+        return tuple(ServerSentEvent(raw_data=text) for text in texts(n))
+
+    api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @api.get("/stream", response_class=EventSourceResponse)
+    async def stream(mode: str, n: int) -> AsyncIterator[ServerSentEvent]:
+        if mode in ("fast", "burst-gen"):
+            for event in events(n):
+                yield event
+        elif mode == "yield":
+            for event in events(n):
+                yield event
+                await asyncio.sleep(0)
+        elif mode == "burst-stream":
+            async with ready_stream(events(n)) as receiver:
+                async for event in receiver:
+                    yield event
+        else:
+            raise ValueError(f"unknown mode {mode!r}")
+
+    @api.get("/idle", response_class=EventSourceResponse)
+    async def idle() -> AsyncIterator[ServerSentEvent]:
+        await anyio.Event().wait()
+        yield ServerSentEvent(raw_data="never")  # pragma: no cover
+
+    return with_debug_paths(api, events)
 
 
 RAW_HEADERS: Final = [
@@ -195,4 +249,4 @@ def raw_app() -> ASGIApp:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    return make_app(respond, encoded=True)
+    return make_app(respond, wires)

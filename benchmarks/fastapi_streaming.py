@@ -48,7 +48,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from _fastapi_apps import item_score, item_text
 from streaming import (
+    FASTAPI,
+    OURS,
+    RAW,
     SAMPLE_COLUMNS,
+    STARLETTE,
     STREAM_TIMEOUT,
     MeasurementError,
     Server,
@@ -75,10 +79,7 @@ from sse_core import EventParser
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-OURS: Final = "ours"
-FASTAPI: Final = "fastapi.sse"
-STARLETTE: Final = "sse-starlette"
-RAW: Final = "raw ASGI"
+# streaming.py's library keys; here fastapi.sse is the peer with the target, so it comes first.
 LIBRARIES: Final = (OURS, FASTAPI, STARLETTE, RAW)
 LABELS: Final = {
     OURS: "ours (sse-fastapi-binding)",

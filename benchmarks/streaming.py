@@ -1,4 +1,5 @@
-"""Streaming through a real uvicorn server: our binding against sse-starlette 3.7 and raw ASGI.
+"""Streaming through a real uvicorn server: our binding against sse-starlette 3.7, FastAPI's
+native `fastapi.sse` and raw ASGI.
 
 Each library runs in its own uvicorn process (``--loop uvloop --http httptools``, no access log,
 127.0.0.1, a free port), started in its own process group and killed by group at the end,
@@ -15,14 +16,15 @@ Measures (every library gets the same events and writes the same bytes):
 3. Burst, events already waiting: an anyio memory object stream holding all N events (sender
    closed), and an async generator over N ready events; events/s.
 4. 1,000 idle connections: server RSS growth and asyncio tasks per connection.
+5. 50 concurrent streams, producers as in 1 and in 2: events/s of all the streams together.
 
-It prints a table per measure (medians over the runs, ratios of ours against sse-starlette and
-against raw ASGI measured in the same run) and the SPEC targets as met or missed. It reports,
+It prints a table per measure (medians over the runs, ratios of ours against each peer
+measured in the same run) and the SPEC targets as met or missed. It reports,
 it never asserts: it exits 0 whether or not the targets are met, and 1 only when it could not
 measure fairly (a server wrote other bytes than the others, or a stream came back short).
 
-    uv run python benchmarks/streaming.py            # median of 3 runs, about 1.5 minutes
-    uv run python benchmarks/streaming.py --quick    # 1 run, a tenth of the events: ~15 s
+    uv run python benchmarks/streaming.py            # median of 3 runs, about 3 minutes
+    uv run python benchmarks/streaming.py --quick    # 1 run, a tenth of the events: ~30 s
     uv run python benchmarks/streaming.py --runs 5 --json streaming.json
 """
 
@@ -60,14 +62,22 @@ BENCHMARKS: Final = Path(__file__).resolve().parent
 
 OURS: Final = "ours"
 STARLETTE: Final = "sse-starlette"
+FASTAPI: Final = "fastapi.sse"
 RAW: Final = "raw ASGI"
-LIBRARIES: Final = (OURS, STARLETTE, RAW)
+LIBRARIES: Final = (OURS, STARLETTE, FASTAPI, RAW)
 LABELS: Final = {
     OURS: "ours (sse-starlette-binding)",
     STARLETTE: "sse-starlette 3.7",
+    FASTAPI: "fastapi.sse (FastAPI native)",
     RAW: "raw ASGI (1 message/event)",
 }
-FACTORIES: Final = {OURS: "ours_app", STARLETTE: "sse_starlette_app", RAW: "raw_app"}
+PEERS: Final = (STARLETTE, FASTAPI, RAW)
+FACTORIES: Final = {
+    OURS: "ours_app",
+    STARLETTE: "sse_starlette_app",
+    FASTAPI: "fastapi_app",
+    RAW: "raw_app",
+}
 
 # SPEC, "Performance targets".
 ONE_STREAM_VS_STARLETTE: Final = 2.0  # at least 2x sse-starlette's events/s
@@ -80,6 +90,7 @@ DEFAULT_RUNS: Final = 3
 QUICK_RUNS: Final = 1
 DEFAULT_CONNECTIONS: Final = 1000
 QUICK_CONNECTIONS: Final = 1000
+CONCURRENT_STREAMS: Final = 50
 CHECK_EVENTS: Final = 5  # events per mode in the same-bytes check before timing
 STREAM_TIMEOUT: Final = 300.0  # seconds: a stream that takes longer is a failure
 READ_SIZE: Final = 1 << 18
@@ -87,7 +98,7 @@ READ_SIZE: Final = 1 << 18
 
 @dataclass(frozen=True, slots=True)
 class StreamMeasure:
-    """One timed stream: a mode of `_stream_apps` and how many events it sends."""
+    """Timed streams: a mode of `_stream_apps`, how many events in all, over how many streams."""
 
     key: str
     number: str
@@ -99,6 +110,8 @@ class StreamMeasure:
     vs_starlette: float | None = None
     vs_raw: float | None = None
     target_name: str = ""
+    streams: int = 1
+    """Concurrent streams, each of ``events // streams`` events, timed together."""
 
 
 STREAM_MEASURES: Final = (
@@ -145,6 +158,25 @@ STREAM_MEASURES: Final = (
         BURST_VS_STARLETTE,
         None,
         "burst, async generator",
+    ),
+    StreamMeasure(
+        "concurrent-fast",
+        "5a",
+        f"{CONCURRENT_STREAMS} concurrent streams, producers that never wait",
+        "fast",
+        500_000,
+        50_000,
+        streams=CONCURRENT_STREAMS,
+    ),
+    StreamMeasure(
+        "concurrent-yield",
+        "5b",
+        f"{CONCURRENT_STREAMS} concurrent streams, producers that await asyncio.sleep(0) "
+        "after each event",
+        "yield",
+        100_000,
+        10_000,
+        streams=CONCURRENT_STREAMS,
     ),
 )
 IDLE: Final = "idle"
@@ -393,11 +425,11 @@ class StreamCounter(asyncio.Protocol):
 
 
 def payload_bytes(events: int) -> int:
-    """The length of ``data: 0\r\n\r\n`` ... ``data: <events-1>\r\n\r\n``, framing excluded."""
+    """The length of ``data: 0\n\n`` ... ``data: <events-1>\n\n``, framing excluded."""
     total, digits, low = 0, 1, 0
     while low < events:
         high = min(events, 10**digits)
-        total += (high - low) * (len(b"data: \r\n\r\n") + digits)
+        total += (high - low) * (len(b"data: \n\n") + digits)
         low, digits = high, digits + 1
     return total
 
@@ -432,47 +464,70 @@ class StreamSample:
         return self.client_cpu / self.seconds
 
 
-async def time_stream(port: int, mode: str, events: int) -> StreamSample:
-    """Stream `events` events of `mode` once; wall time from request to the last byte."""
-    await get_text(port, f"/debug/prepare?n={events}")
-    request = request_bytes(f"/stream?mode={mode}&n={events}")
-    return await time_request(port, request, events, payload_bytes(events), mode)
+async def time_stream(port: int, mode: str, events: int, streams: int = 1) -> StreamSample:
+    """Stream `events` events of `mode`, split over `streams` concurrent streams, once; wall
+    time from the requests to the last byte of the last stream."""
+    each = events // streams
+    await get_text(port, f"/debug/prepare?n={each}")
+    request = request_bytes(f"/stream?mode={mode}&n={each}")
+    return await time_request(port, request, each, payload_bytes(each), mode, streams=streams)
+
+
+async def connect(port: int, protocol: asyncio.Protocol) -> asyncio.Transport:
+    """A connection to the server on 127.0.0.1 that `protocol` reads."""
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(lambda: protocol, "127.0.0.1", port)
+    return transport
 
 
 async def time_request(
-    port: int, request: bytes, events: int, payload: int, label: str
+    port: int, request: bytes, events: int, payload: int, label: str, *, streams: int = 1
 ) -> StreamSample:
-    """Send `request` (a whole HTTP/1.1 request) and time its event stream of `events` events,
-    `payload` bytes without the chunked framing.
+    """Send `request` (a whole HTTP/1.1 request) on `streams` connections at once and time
+    their event streams, each of `events` events and `payload` bytes without the chunked
+    framing; the sample counts all the streams' events together.
 
-    Wall time runs from writing the request to reading the chunked terminator; the server's
-    CPU comes from its ``/debug/cpu`` before and after. The count of ``data: `` prefixes must
-    come out exactly `events` (`label` names the stream in the error if it does not).
+    Wall time runs from writing the requests to reading the last chunked terminator; the
+    server's CPU comes from its ``/debug/cpu`` before and after. Each stream's count of
+    ``data: `` prefixes must come out exactly `events` (`label` names the stream in the error
+    if it does not).
     """
     cpu_before = float(await get_text(port, "/debug/cpu"))
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-    transport, counter = await loop.create_connection(
-        lambda: StreamCounter(done), "127.0.0.1", port
-    )
+    counters = [StreamCounter(loop.create_future()) for _ in range(streams)]
+    transports: list[asyncio.Transport] = []
     try:
+        for counter in counters:
+            transports.append(await connect(port, counter))
         client_before = time.process_time()
         start = time.perf_counter()
-        transport.write(request)
-        await asyncio.wait_for(done, STREAM_TIMEOUT)
+        for transport in transports:
+            transport.write(request)
+        await asyncio.wait_for(
+            asyncio.gather(*(counter.done for counter in counters)), STREAM_TIMEOUT
+        )
         seconds = time.perf_counter() - start
         client_cpu = time.process_time() - client_before
     finally:
-        transport.close()
+        for transport in transports:
+            transport.close()
     cpu_after = float(await get_text(port, "/debug/cpu"))
-    if counter.events != events:
-        raise MeasurementError(f"{label}: expected {events} events, counted {counter.events}")
-    return StreamSample(seconds, events, counter.bytes, payload, cpu_after - cpu_before, client_cpu)
+    for counter in counters:
+        if counter.events != events:
+            raise MeasurementError(f"{label}: expected {events} events, counted {counter.events}")
+    return StreamSample(
+        seconds,
+        events * streams,
+        sum(counter.bytes for counter in counters),
+        payload * streams,
+        cpu_after - cpu_before,
+        client_cpu,
+    )
 
 
 async def check_bytes(port: int, library: str) -> None:
     """Every mode must write exactly the same bytes in every library: the same work."""
-    expected = b"".join(b"data: %d\r\n\r\n" % i for i in range(CHECK_EVENTS))
+    expected = b"".join(b"data: %d\n\n" % i for i in range(CHECK_EVENTS))
     for measure in STREAM_MEASURES:
         status, body = await get(port, f"/stream?mode={measure.mode}&n={CHECK_EVENTS}")
         if status != 200 or body != expected:
@@ -599,7 +654,9 @@ def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
                         events = plan.events(measure)
                         # A short warm-up stream of the same mode, then the timed one.
                         run(time_stream(server.port, measure.mode, min(events, 2000)))
-                        sample = run(time_stream(server.port, measure.mode, events))
+                        sample = run(
+                            time_stream(server.port, measure.mode, events, measure.streams)
+                        )
                         results.streams.setdefault((measure.key, library), []).append(sample)
                         progress(
                             f"run {index + 1}/{plan.runs} {library:<13} {measure.key:<12} "
@@ -633,6 +690,8 @@ def environment() -> dict[str, str]:
         "sse-starlette",
         "starlette",
         "anyio",
+        "fastapi",
+        "pydantic",
         "sse-starlette-binding",
         "sse-core",
     ):
@@ -762,7 +821,10 @@ def stream_report(
     measure: StreamMeasure, results: Results, plan: Plan
 ) -> tuple[list[str], list[Verdict]]:
     events = plan.events(measure)
-    out = [f"{measure.number}. {measure.title}: {events:,} events, median of {plan.runs} run(s)"]
+    split = f" ({events // measure.streams:,} per stream)" if measure.streams > 1 else ""
+    out = [
+        f"{measure.number}. {measure.title}: {events:,} events{split}, median of {plan.runs} run(s)"
+    ]
     rows = []
     rates: dict[str, float] = {}
     for library in LIBRARIES:
@@ -773,11 +835,9 @@ def stream_report(
         rows.append(sample_row(LABELS[library], samples))
     out += table(SAMPLE_COLUMNS, rows)
     ours = rates.get(OURS)
-    vs_starlette = ours / rates[STARLETTE] if ours and STARLETTE in rates else None
-    vs_raw = ours / rates[RAW] if ours and RAW in rates else None
-    out.append(
-        f"ours / sse-starlette: {ratio_text(vs_starlette)}   ours / raw ASGI: {ratio_text(vs_raw)}"
-    )
+    ratios = {peer: ours / rates[peer] if ours and peer in rates else None for peer in PEERS}
+    out.append("   ".join(f"ours / {peer}: {ratio_text(ratios[peer])}" for peer in PEERS))
+    vs_starlette, vs_raw = ratios[STARLETTE], ratios[RAW]
     verdicts = []
     if measure.vs_starlette is not None and vs_starlette is not None:
         verdicts.append(
@@ -859,7 +919,7 @@ def report(results: Results, plan: Plan, *, code_changed: bool = False) -> str:
         "library, client in this process",
         environment(),
         [
-            "events are `data: <n>` CRLF-separated (identical bytes from all three, checked); "
+            "events are `data: <n>` LF-separated (identical bytes from all four, checked); "
             "ratios are of medians, all libraries measured in the same runs"
         ],
         code_changed=code_changed,

@@ -52,6 +52,7 @@ from streaming import (
     OURS,
     RAW,
     SAMPLE_COLUMNS,
+    SAMPLE_COLUMNS_NOTE,
     STARLETTE,
     STREAM_TIMEOUT,
     MeasurementError,
@@ -350,7 +351,8 @@ def report(results: Results, plan: Plan, *, code_changed: bool = False) -> str:
             "item: pydantic model Item(n: int, text: str of 40 chars, score: float), built "
             "before timing; each event is `data: <compact JSON>` LF LF, identical bytes from "
             "every server (checked); ratios are of medians, all libraries measured in the same "
-            "runs"
+            "runs",
+            SAMPLE_COLUMNS_NOTE,
         ],
         code_changed=code_changed,
     )

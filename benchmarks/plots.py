@@ -5,7 +5,7 @@ order, on a log scale where the libraries differ by orders of magnitude:
 
 - ``throughput.png``: events/s of every `streaming.py` measure and every typed-endpoint case of
   `fastapi_streaming.py`;
-- ``latency.png``: `latency.py`'s time to first event and delivery latency (p50 and p99);
+- ``latency.png``: `latency.py`'s time to first event, latency (p50 and p99) and fairness;
 - ``memory.png``: `streaming.py`'s RSS growth and tasks per idle connection;
 - ``encoding.png``: `encoding.py`'s nanoseconds per event, case by case.
 
@@ -77,11 +77,7 @@ FASTAPI_CASES: Final = {  # fastapi_streaming.py's case keys
     "yield": "typed GET,\nsleep(0) per item",
     "post": "typed POST,\nsleep(0) per item",
 }
-LATENCY_SCENARIOS: Final = {  # latency.py's scenario keys
-    "1": "1 stream",
-    "100": "100 streams",
-    "hog": "1 stream beside\na never-waiting one",
-}
+LATENCY_SCENARIOS: Final = {"1": "1 stream", "100": "100 streams"}  # latency.py's keys
 
 
 def median(values: Sequence[float]) -> float:
@@ -185,11 +181,11 @@ def any_key(results: Mapping[str, Any], key_name: str, key: str) -> bool:
 
 
 def latency(results: Mapping[str, Any]) -> Any:
-    figure, (first_axes, delivery_axes) = plt.subplots(
-        1, 2, figsize=(13, 4.8), width_ratios=(1, 2.2)
+    figure, (first_axes, delivery_axes, hog_axes) = plt.subplots(
+        1, 3, figsize=(14, 4.8), width_ratios=(1, 2, 0.8)
     )
-    first = {entry["library"]: entry["samples"] for entry in results["first_event"]}
     percentiles = ("p50_us", "p99_us")
+    first = {entry["library"]: entry["samples"] for entry in results["first_event"]}
     grouped_bars(
         first_axes,
         ["p50", "p99"],
@@ -203,25 +199,47 @@ def latency(results: Mapping[str, Any]) -> Any:
         log=True,
         label_format="{:,.0f}",
     )
-    first_axes.set_title("time to first event (request written -> event read)", fontsize=10)
+    first_axes.set_title("time to first event\n(request written -> event read)", fontsize=10)
     first_axes.set_ylabel("microseconds (log scale; lower is better)")
     first_axes.legend(fontsize=7, loc="upper left")
 
     by_key = {(e["scenario"], e["library"]): e["samples"] for e in results["latency"]}
-    scenarios = [key for key in LATENCY_SCENARIOS if any(s == key for s, _ in by_key)]
-    groups = [f"{LATENCY_SCENARIOS[key]}\n{p[:3]}" for key in scenarios for p in percentiles]
-    values: dict[str, list[float | None]] = {}
-    for library in STREAM_LIBRARIES:
-        values[library] = []
-        for key in scenarios:
-            samples = by_key.get((key, library))
-            for p in percentiles:
-                values[library].append(median([s[p] for s in samples]) if samples else None)
-    grouped_bars(delivery_axes, groups, values, log=True, label_format="{:,.0f}")
+
+    def medians(scenario: str, value: str) -> dict[str, float | None]:
+        return {
+            library: median([s[value] for s in samples])
+            if (samples := by_key.get((scenario, library)))
+            else None
+            for library in STREAM_LIBRARIES
+        }
+
+    paced = [key for key in ("1", "100") if any(s == key for s, _ in by_key)]
+    cells = [(key, p) for key in paced for p in percentiles]
+    grouped_bars(
+        delivery_axes,
+        [f"{LATENCY_SCENARIOS[key]}, {p[:3]}" for key, p in cells],
+        {library: [medians(key, p)[library] for key, p in cells] for library in STREAM_LIBRARIES},
+        log=True,
+        label_format="{:,.0f}",
+    )
     delivery_axes.set_title(
-        "delivery latency at 100 events/s per stream (event yielded -> event read)", fontsize=10
+        "latency at 100 events/s per stream\n(producer yields -> event read)", fontsize=10
     )
     delivery_axes.set_xlabel(environment_line(results), fontsize=7)
+
+    # Starvation shows in how late the paced events arrive against their schedule: a starved
+    # producer stamps its event late and sends it at once, so its latency looks fine.
+    late = medians("hog", "late_p99_us")
+    grouped_bars(
+        hog_axes,
+        ["late p99"],
+        {library: [late[library]] for library in STREAM_LIBRARIES},
+        log=True,
+        label_format="{:,.0f}",
+    )
+    hog_axes.set_title(
+        "fairness: a paced stream beside a\nnever-waiting one (arrival - schedule)", fontsize=10
+    )
     return figure
 
 

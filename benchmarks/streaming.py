@@ -771,6 +771,15 @@ SAMPLE_COLUMNS: Final = (
 )
 
 
+SAMPLE_COLUMNS_NOTE: Final = (
+    "server CPU us/event = server process CPU time over the stream / events; "
+    "client CPU = this process's CPU time / wall time (the client's core); "
+    "framing bytes/event = chunked-encoding bytes on the wire / events: 5 or 6 "
+    "when each event is its own body message, near 0 when writes are coalesced"
+)
+"""What `SAMPLE_COLUMNS` mean: a note for the `report_header` of a report that has them."""
+
+
 def sample_row(label: str, samples: Sequence[StreamSample]) -> tuple[str, ...]:
     """One library's row of a stream table: the medians of its samples (`SAMPLE_COLUMNS`)."""
     return (
@@ -799,7 +808,7 @@ def report_header(
     title: str, env: Mapping[str, str], notes: Sequence[str], *, code_changed: bool
 ) -> list[str]:
     """The lines a report starts with: a warning if the code changed during the run, what was
-    measured, the environment, and the notes that explain the columns."""
+    measured, the environment, and the `notes` (what was measured, what the columns mean)."""
     warning = [
         "WARNING: the packages' source files changed while this ran, "
         "so these results mix versions: run again on a quiet tree"
@@ -809,10 +818,6 @@ def report_header(
         title,
         " | ".join(f"{key} {value}" for key, value in env.items()),
         *notes,
-        "server CPU us/event = server process CPU time over the stream / events; "
-        "client CPU = this process's CPU time / wall time (the client's core); "
-        "framing bytes/event = chunked-encoding bytes on the wire / events: 5 or 6 "
-        "when each event is its own body message, near 0 when writes are coalesced",
         "",
     ]
 
@@ -920,7 +925,8 @@ def report(results: Results, plan: Plan, *, code_changed: bool = False) -> str:
         environment(),
         [
             "events are `data: <n>` LF-separated (identical bytes from all four, checked); "
-            "ratios are of medians, all libraries measured in the same runs"
+            "ratios are of medians, all libraries measured in the same runs",
+            SAMPLE_COLUMNS_NOTE,
         ],
         code_changed=code_changed,
     )

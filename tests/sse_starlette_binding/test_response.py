@@ -24,7 +24,7 @@ from sse_starlette_binding import (
     ServerSentEvent,
     notify_shutdown,
 )
-from sse_starlette_binding._delivery import PLAIN_AWAITS
+from sse_starlette_binding._delivery import PENDING_EVENTS, PLAIN_AWAITS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -206,11 +206,11 @@ def test_a_websocket_scope_gets_a_denial_response(backend: str) -> None:
         await client.run(EventSourceResponse(finite("x"), ping=0, status_code=403))
 
     run(backend, scenario)
-    assert [m["type"] for m in client.messages] == [
-        "websocket.http.response.start",
-        "websocket.http.response.body",
-    ]
+    assert client.messages[0]["type"] == "websocket.http.response.start"
     assert client.messages[0]["status"] == 403
+    assert {m["type"] for m in client.messages[1:]} == {"websocket.http.response.body"}
+    assert client.raw == b"data: x\r\n\r\n"
+    assert client.completed
 
 
 # Coalescing and flow
@@ -223,8 +223,62 @@ def test_events_ready_together_leave_in_one_body_message(backend: str) -> None:
         await client.run(EventSourceResponse(finite(*map(str, range(100))), ping=0))
 
     run(backend, scenario)
-    # The producer ended right after them: they ride on the message that completes the response.
-    assert client.bodies == [b"".join(b"data: %d\r\n\r\n" % n for n in range(100))]
+    # The first is written at once: when it was ready, nothing said that more were coming. The
+    # others were gathered, and as the producer ended right after them, they ride on the
+    # message that completes the response.
+    assert client.bodies == [
+        b"data: 0\r\n\r\n",
+        b"".join(b"data: %d\r\n\r\n" % n for n in range(1, 100)),
+    ]
+    assert client.completed
+
+
+def test_a_lone_ready_event_is_written_before_the_producer_goes_on(backend: str) -> None:
+    # An event the producer yields without waiting may be the only one for a long time: it
+    # goes out at once, not once the producer has moved on to its next wait.
+    client = Client()
+    log: list[str] = []
+    resumed = anyio.Event()
+
+    async def producer() -> AsyncIterator[str]:
+        yield "lone"
+        log.append("producer resumed")
+        resumed.set()
+        await anyio.sleep_forever()
+        yield "never"  # pragma: no cover
+
+    async def send(message: Message) -> None:
+        if message.get("body"):
+            log.append(f"sent {message['body']!r}")
+        await client.send(message)
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(
+                EventSourceResponse(producer(), ping=0), client.scope, client.receive, send
+            )
+            with anyio.fail_after(LIMIT):
+                await resumed.wait()
+            client.disconnect_now.set()
+
+    run(backend, scenario)
+    assert log == ["sent b'data: lone\\r\\n\\r\\n'", "producer resumed"]
+
+
+def test_a_write_gathers_at_most_pending_events_events(backend: str) -> None:
+    # A producer that never waits lets others run after each write; the events of one write
+    # are taken with nobody else running, so a write holds a bounded number of them.
+    client = Client()
+    count = 3 * PENDING_EVENTS + 10
+
+    async def scenario() -> None:
+        await client.run(EventSourceResponse(finite(*["x"] * count), ping=0))
+
+    run(backend, scenario)
+    assert len(client.events()) == count
+    per_body = [body.count(b"data: ") for body in client.bodies]
+    assert max(per_body) == PENDING_EVENTS
+    assert len(per_body) >= count // PENDING_EVENTS
     assert client.completed
 
 

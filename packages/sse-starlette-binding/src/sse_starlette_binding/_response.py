@@ -137,6 +137,8 @@ class EventSourceResponse(Response):
             stream_headers["Cache-Control"] = "no-store"
         stream_headers["X-Accel-Buffering"] = "no"
         self.init_headers(stream_headers)
+        raw_headers = self.raw_headers
+        raw_headers[:] = [_shared_header(header) for header in raw_headers]
 
     def encode_item(self, item: Any) -> bytes:
         """The bytes this response writes for one item, with its separator.
@@ -172,6 +174,28 @@ class EventSourceResponse(Response):
             await Delivery(self, receive, send, prefix).run()
         if self.background is not None:
             await self.background()
+
+
+_SHARED_HEADER_NAMES: Final = frozenset((b"cache-control", b"content-type", b"x-accel-buffering"))
+_SHARED_HEADERS_MAX: Final = 64
+_shared_headers: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+
+
+def _shared_header(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """`header`, or an equal one already held by another response.
+
+    Every stream of an application carries the same three headers; one shared (immutable)
+    copy of each spares every open stream about 300 bytes. Only those three are shared, never
+    a caller's other headers (which may be per request, or secret), and a bounded number of
+    values."""
+    if header[0] not in _SHARED_HEADER_NAMES:
+        return header
+    shared = _shared_headers.get(header)
+    if shared is None:
+        if len(_shared_headers) >= _SHARED_HEADERS_MAX:
+            return header
+        shared = _shared_headers.setdefault(header, header)
+    return shared
 
 
 def check_seconds(name: str, value: object, *, allow_none: bool = False) -> None:

@@ -1,0 +1,150 @@
+"""The benchmark scripts the README and docs/performance.md tell people to run still run.
+
+Each script runs once at its smallest size, as a user would start it, and must measure (exit 0:
+every library wrote the same bytes and every stream was complete), print its table, and write
+a ``--json`` file that `plots.py` then draws. Nothing here looks at speed: the numbers of such
+short runs on a shared machine mean nothing, and speed is the scripts' business, not the
+tests'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+pytestmark = pytest.mark.slow
+
+BENCHMARKS: Final = Path(__file__).resolve().parents[2] / "benchmarks"
+LIBRARIES: Final = {"ours", "sse-starlette", "fastapi.sse", "raw ASGI"}
+SCRIPT_TIMEOUT: Final = 180.0
+PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+
+
+def run_script(name: str, *args: str) -> str:
+    """Run ``benchmarks/<name>`` with `args`; its output, or a test failure with that output.
+
+    The script runs in its own process group. On a timeout it gets SIGTERM first, which it
+    turns into a normal exit that stops the servers it started (each in its own group), and
+    only then is the group killed.
+    """
+    command: Sequence[str] = [sys.executable, str(BENCHMARKS / name), *args]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=SCRIPT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=15)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        pytest.fail(f"{name} {' '.join(args)} took over {SCRIPT_TIMEOUT} s:\n{output}")
+    if process.returncode != 0:
+        pytest.fail(f"{name} {' '.join(args)} exited {process.returncode}:\n{output}")
+    return output
+
+
+def load(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every script's smallest run, its JSON file in one folder under plots.py's names."""
+    folder = tmp_path_factory.mktemp("results")
+    run_script("encoding.py", "--quick", "--runs", "1", "--json", str(folder / "encoding.json"))
+    run_script(
+        "streaming.py",
+        "--quick",
+        "--only",
+        "yield,concurrent-fast,idle",
+        "--connections",
+        "100",
+        "--json",
+        str(folder / "streaming.json"),
+    )
+    run_script(
+        "fastapi_streaming.py",
+        "--events",
+        "2000",
+        "--runs",
+        "1",
+        "--only",
+        "fast",
+        "--json",
+        str(folder / "fastapi_streaming.json"),
+    )
+    run_script(
+        "latency.py",
+        "--quick",
+        "--runs",
+        "1",
+        "--only",
+        "first,1",
+        "--json",
+        str(folder / "latency.json"),
+    )
+    return folder
+
+
+def test_streaming_measures_every_library(results: Path) -> None:
+    streaming = load(results / "streaming.json")
+    measured = {(entry["measure"], entry["library"]) for entry in streaming["streams"]}
+    assert measured == {
+        (measure, library) for measure in ("yield", "concurrent-fast") for library in LIBRARIES
+    }
+    concurrent = [e for e in streaming["streams"] if e["measure"] == "concurrent-fast"]
+    # 50 streams of 1,000 events each (a tenth of 500,000, split 50 ways), all counted.
+    assert {sample["events"] for e in concurrent for sample in e["samples"]} == {50_000}
+    idle = {entry["library"]: entry["samples"] for entry in streaming["idle"]}
+    assert set(idle) == LIBRARIES
+    assert all(sample["connections"] == 100 for samples in idle.values() for sample in samples)
+
+
+def test_latency_measures_every_library(results: Path) -> None:
+    latency = load(results / "latency.json")
+    assert {entry["library"] for entry in latency["first_event"]} == LIBRARIES
+    scenarios = {(entry["scenario"], entry["library"]) for entry in latency["latency"]}
+    assert scenarios == {("1", library) for library in LIBRARIES}
+    for entry in latency["latency"]:
+        for sample in entry["samples"]:
+            assert 0 < sample["p50_us"] <= sample["p99_us"] <= sample["max_us"]
+
+
+def test_plots_draws_every_figure(results: Path, tmp_path: Path) -> None:
+    output = run_script("plots.py", "--data", str(results), "--out", str(tmp_path))
+    figures = {"throughput.png", "latency.png", "memory.png", "encoding.png"}
+    assert {path.name for path in tmp_path.iterdir()} == figures, output
+    for name in figures:
+        assert (tmp_path / name).read_bytes().startswith(PNG_SIGNATURE), name
+
+
+def test_plots_says_when_there_is_nothing_to_draw(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "plots.py"), "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert "nothing to draw" in completed.stderr

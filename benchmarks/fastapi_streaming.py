@@ -43,7 +43,6 @@ import importlib.metadata
 import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from _fastapi_apps import item_score, item_text
@@ -59,12 +58,15 @@ from streaming import (
     Server,
     StreamSample,
     Verdict,
+    add_run_options,
+    chosen_keys,
     dechunk,
     environment,
     get_text,
     measure_and_report,
     median_of,
     parse_head,
+    positive,
     progress,
     ratio_text,
     report_header,
@@ -388,13 +390,6 @@ def to_json(results: Results, plan: Plan) -> dict[str, Any]:
     }
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(
@@ -410,36 +405,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="N",
         help=f"events per stream, the same for every case and library (default {DEFAULT_EVENTS:,})",
     )
-    parser.add_argument(
-        "--runs",
-        type=positive,
-        default=DEFAULT_RUNS,
-        metavar="N",
-        help=f"runs to take the median of (default {DEFAULT_RUNS})",
-    )
-    parser.add_argument(
-        "--only",
-        default=",".join(CASE_KEYS),
-        metavar="LIST",
-        help=f"comma-separated cases to run, of: {', '.join(CASE_KEYS)} (default: all)",
-    )
-    parser.add_argument(
-        "--json", type=Path, default=None, metavar="PATH", help="also write every sample here"
-    )
+    add_run_options(parser, CASE_KEYS, what="cases", runs=DEFAULT_RUNS)
     args = parser.parse_args(argv)
-    unknown = set(args.only.split(",")) - set(CASE_KEYS)
-    if unknown:
-        parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
+    args.cases = chosen_keys(parser, args, CASE_KEYS, "cases")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    chosen = args.only.split(",")
     plan = Plan(
         events=args.events,
         runs=args.runs,
-        cases=tuple(case for case in CASES if case.key in chosen),
+        cases=tuple(case for case in CASES if case.key in args.cases),
     )
     return measure_and_report(plan, run_all, report, to_json, args.json)
 

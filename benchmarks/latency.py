@@ -79,7 +79,6 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from streaming import (
@@ -91,6 +90,8 @@ from streaming import (
     MeasurementError,
     Server,
     Verdict,
+    add_run_options,
+    chosen_keys,
     connect,
     environment,
     get_text,
@@ -787,28 +788,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"1 run, {QUICK_SECONDS} s per scenario, {QUICK_REQUESTS} first-event requests",
     )
-    parser.add_argument(
-        "--runs",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"runs to take the median of (default {DEFAULT_RUNS}, or {QUICK_RUNS} with --quick)",
-    )
-    parser.add_argument(
-        "--only",
-        default=",".join(MEASURE_KEYS),
-        metavar="LIST",
-        help=f"comma-separated measures to run, of: {', '.join(MEASURE_KEYS)} (default: all)",
-    )
-    parser.add_argument(
-        "--json", type=Path, default=None, metavar="PATH", help="also write every sample here"
-    )
+    add_run_options(parser, MEASURE_KEYS, what="measures", runs=DEFAULT_RUNS, quick_runs=QUICK_RUNS)
     args = parser.parse_args(argv)
-    if args.runs is not None and args.runs < 1:
-        parser.error("--runs must be at least 1")
-    unknown = set(args.only.split(",")) - set(MEASURE_KEYS)
-    if unknown:
-        parser.error(f"unknown measures: {', '.join(sorted(unknown))}")
+    args.measures = chosen_keys(parser, args, MEASURE_KEYS, "measures")
     return args
 
 
@@ -817,7 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = Plan(
         runs=args.runs or (QUICK_RUNS if args.quick else DEFAULT_RUNS),
         quick=args.quick,
-        measures=tuple(key for key in MEASURE_KEYS if key in args.only.split(",")),
+        measures=args.measures,
     )
     return measure_and_report(plan, run_all, report, to_json, args.json)
 

@@ -978,48 +978,76 @@ def to_json(results: Results, plan: Plan) -> dict[str, Any]:
     }
 
 
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_run_options(
+    parser: argparse.ArgumentParser,
+    keys: Sequence[str],
+    *,
+    what: str,
+    runs: int,
+    quick_runs: int | None = None,
+) -> None:
+    """The options every server benchmark shares: ``--runs`` (default `runs`, or `quick_runs`
+    with ``--quick`` when given), ``--only`` (a comma-separated subset of `keys`, the script's
+    `what`: measures or cases) and ``--json``."""
+    quick = "" if quick_runs is None else f", or {quick_runs} with --quick"
+    parser.add_argument(
+        "--runs",
+        type=positive,
+        default=None if quick_runs is not None else runs,
+        metavar="N",
+        help=f"runs to take the median of (default {runs}{quick})",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(keys),
+        metavar="LIST",
+        help=f"comma-separated {what} to run, of: {', '.join(keys)} (default: all)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="PATH", help="also write every sample here"
+    )
+
+
+def chosen_keys(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, keys: Sequence[str], what: str
+) -> tuple[str, ...]:
+    """The `keys` that ``--only`` names, in their own order; a usage error for unknown ones."""
+    named = args.only.split(",")
+    unknown = set(named) - set(keys)
+    if unknown:
+        parser.error(f"unknown {what}: {', '.join(sorted(unknown))}")
+    return tuple(key for key in keys if key in named)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(
             "Events/s and per-connection cost of our EventSourceResponse against "
-            "sse-starlette 3.7 and a raw ASGI app, through real uvicorn servers; reports the "
-            "SPEC streaming targets as met or missed."
+            "sse-starlette 3.7, fastapi.sse and a raw ASGI app, through real uvicorn servers; "
+            "reports the SPEC streaming targets as met or missed."
         )
     )
     parser.add_argument(
         "--quick", action="store_true", help="1 run with a tenth of the events: a smoke test"
     )
     parser.add_argument(
-        "--runs",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"runs to take the median of (default {DEFAULT_RUNS}, or {QUICK_RUNS} with --quick)",
-    )
-    parser.add_argument(
         "--connections",
-        type=int,
+        type=positive,
         default=None,
         metavar="N",
         help=f"idle connections to open (default {DEFAULT_CONNECTIONS})",
     )
-    parser.add_argument(
-        "--only",
-        default=",".join(MEASURE_KEYS),
-        metavar="LIST",
-        help=f"comma-separated measures to run, of: {', '.join(MEASURE_KEYS)} (default: all)",
-    )
-    parser.add_argument(
-        "--json", type=Path, default=None, metavar="PATH", help="also write every sample here"
-    )
+    add_run_options(parser, MEASURE_KEYS, what="measures", runs=DEFAULT_RUNS, quick_runs=QUICK_RUNS)
     args = parser.parse_args(argv)
-    if args.runs is not None and args.runs < 1:
-        parser.error("--runs must be at least 1")
-    if args.connections is not None and args.connections < 1:
-        parser.error("--connections must be at least 1")
-    unknown = set(args.only.split(",")) - set(MEASURE_KEYS)
-    if unknown:
-        parser.error(f"unknown measures: {', '.join(sorted(unknown))}")
+    args.measures = chosen_keys(parser, args, MEASURE_KEYS, "measures")
     return args
 
 
@@ -1034,7 +1062,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs=args.runs or (QUICK_RUNS if args.quick else DEFAULT_RUNS),
         quick=args.quick,
         connections=args.connections or (QUICK_CONNECTIONS if args.quick else DEFAULT_CONNECTIONS),
-        measures=tuple(key for key in MEASURE_KEYS if key in args.only.split(",")),
+        measures=args.measures,
     )
     return measure_and_report(plan, run_all, report, to_json, args.json)
 

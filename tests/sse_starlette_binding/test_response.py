@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
+from support.scripted_asgi import LIMIT, Client, finite, run
 
-from sse_core import EventParser, ParsedEvent
+from sse_core import EventParser
 from sse_core import ServerSentEvent as CoreEvent
 from sse_starlette_binding import (
     EventSourceResponse,
@@ -27,69 +28,11 @@ from sse_starlette_binding import (
 from sse_starlette_binding._delivery import PENDING_EVENTS, PLAIN_AWAITS
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+    from collections.abc import AsyncIterator, Iterator
 
     from starlette.types import Message
 
 pytestmark = pytest.mark.parametrize("backend", ["asyncio", "trio"])
-
-LIMIT = 5.0  # seconds any single scenario may take before it counts as hung
-
-
-class Client:
-    """A scripted ASGI client: records what the response sends, disconnects on demand."""
-
-    def __init__(self, *, method: str = "GET", scope_type: str = "http") -> None:
-        self.scope: dict[str, Any] = {"type": scope_type, "method": method, "headers": []}
-        self.messages: list[Message] = []
-        self.disconnect_now = anyio.Event()
-        self.body_arrived = anyio.Event()
-
-    async def receive(self) -> Message:
-        # Like uvicorn and hypercorn: a message that is already there is returned without
-        # waiting, so the response's wake-ups (which cancel this wait) cannot starve it.
-        if not self.disconnect_now.is_set():
-            await self.disconnect_now.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: Message) -> None:
-        self.messages.append(message)
-        if message["type"].endswith("http.response.body") and message["body"]:
-            self.body_arrived.set()
-
-    async def run(self, response: EventSourceResponse) -> None:
-        with anyio.fail_after(LIMIT):
-            await response(self.scope, self.receive, self.send)
-
-    @property
-    def bodies(self) -> list[bytes]:
-        return [m["body"] for m in self.messages if m["type"].endswith("http.response.body")]
-
-    @property
-    def raw(self) -> bytes:
-        return b"".join(self.bodies)
-
-    @property
-    def completed(self) -> bool:
-        last = self.messages[-1]
-        return last["type"].endswith("http.response.body") and not last.get("more_body", False)
-
-    def events(self) -> list[ParsedEvent]:
-        return EventParser().feed(self.raw)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        start = self.messages[0]
-        return {name.decode(): value.decode() for name, value in start["headers"]}
-
-
-def run(backend: str, scenario: Callable[[], Awaitable[None]]) -> None:
-    anyio.run(scenario, backend=backend)
-
-
-async def finite(*items: Any) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
 
 
 async def hello_then_idle(cleanups: list[str]) -> AsyncIterator[str]:
@@ -177,26 +120,6 @@ def test_headers_suit_an_event_stream_and_cache_control_can_be_overridden(backen
     assert custom.headers["cache-control"] == "public, max-age=5"
     assert custom.headers["x-custom"] == "1"
     assert "connection" not in custom.headers  # hop-by-hop: forbidden in HTTP/2
-
-
-def test_head_sends_headers_only_and_never_starts_the_producer(backend: str) -> None:
-    client = Client(method="HEAD")
-    started = []
-
-    async def endless() -> AsyncIterator[str]:
-        started.append(True)
-        while True:
-            yield "x"
-            await anyio.sleep(1)
-
-    async def scenario() -> None:
-        await client.run(EventSourceResponse(endless()))
-
-    run(backend, scenario)
-    assert not started
-    assert client.bodies == [b""]
-    assert client.completed
-    assert client.headers["content-type"] == "text/event-stream; charset=utf-8"
 
 
 def test_a_websocket_scope_gets_a_denial_response(backend: str) -> None:

@@ -339,10 +339,12 @@ def test_uvicorn_shutdown_with_a_client_that_stopped_reading(tmp_path: Path) -> 
     # --timeout-graceful-shutdown 1, after uvicorn's 0.1 s ticks, plus margin.
     assert exit_seconds is not None, f"uvicorn did not exit; log:\n{log[-3000:]}"
     assert exit_seconds < 2.5, f"uvicorn took {exit_seconds:.2f} s to exit"
-    # The one traceback is uvicorn cancelling the stuck write, nothing of the app's own.
-    assert log.count(TRACEBACK) == 1, log[-3000:]
+    # Nothing of the app's own is logged. uvicorn may log the traceback of the stuck write it
+    # cancels, or exit before the cancelled task gets to run again (a race inside uvicorn).
+    tracebacks = log.split(TRACEBACK)[1:]
+    assert len(tracebacks) <= 1, log[-3000:]
+    assert all("CancelledError" in traceback for traceback in tracebacks), log[-3000:]
     assert "timeout graceful shutdown exceeded" in log, log[-3000:]
-    assert "CancelledError" in log.split(TRACEBACK, 1)[1], log[-3000:]
 
 
 # 4. A client that stops reading.
@@ -403,6 +405,38 @@ def test_send_timeout_drops_a_client_that_stops_reading(uvicorn_server: ServerPr
     assert growth < 50 * 2**20, f"server RSS grew by {growth / 2**20:.1f} MiB"
     assert len(during) >= (end - start) / 0.05 / 2, (len(during), end - start)
     assert max(gaps) < 0.5, f"the healthy stream stalled for {max(gaps):.2f} s"
+
+
+def test_a_client_that_stops_reading_and_then_leaves_ends_its_stream(
+    uvicorn_server: ServerProcess,
+) -> None:
+    """A client stops reading (its stream's write is stuck, and no `send_timeout` will end it),
+    then closes its socket: the stuck write ends, the producer's cleanup runs once, and the
+    server logs nothing wrong."""
+    server = uvicorn_server
+
+    async def scenario() -> tuple[list[str], float | None]:
+        stalled = await open_request(
+            server.port, "/flood?id=slow&send_timeout=600", rcvbuf=4096, limit=4096
+        )
+        try:
+            assert stalled.status == 200
+            await asyncio.sleep(0.5)  # far more than it takes to fill every buffer
+            while_stalled = server.records()
+        finally:
+            stalled.close()
+        return while_stalled, await wait_until(lambda: server.count("cleanup slow") >= 1, 3)
+
+    while_stalled, cleanup = asyncio.run(scenario())
+    print(f"stuck stream cleaned up {cleanup} s after the client closed its socket")
+    assert while_stalled == ["start slow"], while_stalled
+    assert cleanup is not None, f"the stuck stream never ended; log:\n{server.log_tail()}"
+    assert cleanup < 1.0, f"the stuck stream ended {cleanup:.2f} s after the client left"
+    time.sleep(0.3)  # time for a second (wrong) cleanup to show up
+    assert server.records() == ["start slow", "cleanup slow"], server.records()
+    log = server.log()
+    assert TRACEBACK not in log, log
+    assert INCOMPLETE_RESPONSE not in log, log
 
 
 # 5. Keep-alive pings.

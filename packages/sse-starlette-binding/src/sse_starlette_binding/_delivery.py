@@ -24,6 +24,13 @@ Two tasks per connection, the server's own request task included:
 - That wait relies on what ASGI servers do (uvicorn, hypercorn and granian alike): a
   ``receive()`` can be cancelled without losing a message. A ``send()`` that raises `OSError`
   (ASGI 2.4) also counts as the client leaving.
+- A write that the client never takes (its window is full) must end when the client leaves,
+  so some task must be waiting in ``receive()`` while any ``send()`` is in flight. While the
+  request task writes, the listener is. A write made when nobody else receives (by the
+  listener itself, or before the listener starts or after it ends) is stepped by hand like the
+  producer: if it completes at once, as nearly every write does, that is all; if it blocks, a
+  watcher task waits in ``receive()`` until the write ends, and cancels it if the client leaves
+  first (`send_watching`).
 - Headers may be held back (`hold_headers`) until the first write, an event or a ping: until
   then nothing is on the wire, so an exception the producer raises propagates out of the
   response and the framework answers with its normal error status instead of a broken 200.
@@ -114,6 +121,9 @@ class Delivery:
         self.finished = False
         self.send_timeout_error: SendTimeoutError | None = None
         self.producer_scope = anyio.CancelScope()
+        # Cancelled before the content is closed, so that `data_sender_callable` ends by
+        # cancellation where it waits, never by a closed stream's BrokenResourceError.
+        self.data_sender_scope = anyio.CancelScope()
         # The listener's current wait; cancelling it makes the listener write what is pending.
         self.listener_wait: anyio.CancelScope | None = None
         self.flush_requested = False
@@ -129,10 +139,11 @@ class Delivery:
 
     async def run(self) -> None:
         if not self.response.hold_headers:
-            try:
-                await self.open()
-            except OSError:
-                return  # the client left before the response started: nothing to send or stop
+            await self.open(watch=True)
+            if self.disconnected:
+                # The client left before the response started: the producer never starts.
+                await self.close_content(self.response.body_iterator)
+                return
         listener = ShutdownListener(self.on_shutdown)
         self.clock = listener.clock
         self.last_write = self.clock()
@@ -230,7 +241,7 @@ class Delivery:
                                 await self.on_disconnect({"type": "http.disconnect"})
                             self.last_write = clock()
                         else:
-                            await self.write(body)
+                            await self.write(body, watch=False)  # the listener receives
                     finally:
                         self.producer_writing = False
                 if not waited:
@@ -242,6 +253,7 @@ class Delivery:
         except Exception as exc:
             self.producer_failed(exc)
         finally:
+            self.data_sender_scope.cancel()
             await self.close_content(content)
 
     def take_backlog(self, stream: MemoryObjectReceiveStream[Any]) -> None:
@@ -316,9 +328,14 @@ class Delivery:
             )
 
     async def run_data_sender(self, data_sender: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await data_sender()
-        except Exception as exc:
+        error: Exception | None = None
+        with self.data_sender_scope:
+            try:
+                await data_sender()
+            except Exception as exc:
+                error = exc
+            else:
+                return
             # The content it feeds will never end now: end the stream as a producer error,
             # once the producer has taken the events that were sent before the failure, that
             # is once it waits on an empty stream (an event handed to a waiting producer takes
@@ -330,8 +347,11 @@ class Delivery:
                     if stats.current_buffer_used == 0 and stats.tasks_waiting_receive:
                         break
                     await anyio.sleep(0.005)
-            self.producer_failed(exc)
-            self.producer_scope.cancel()
+        if error is None:
+            return  # cancelled: the stream ended (or the client left) while it sent
+        # Reported even if the stream ended meanwhile (the wait above was cancelled).
+        self.producer_failed(error)
+        self.producer_scope.cancel()
 
     # The listener task: the client leaving, keep-alive pings, writing for a waiting producer.
 
@@ -370,7 +390,7 @@ class Delivery:
         """Write from the listener task; False once the stream cannot go on."""
         self.listener_writing = anyio.Event()
         try:
-            await self.write(body)
+            await self.write(body, watch=True)  # nobody receives while the listener writes
         except SendTimeoutError as exc:
             self.send_timeout_error = exc
             self.producer_scope.cancel()
@@ -380,42 +400,83 @@ class Delivery:
             self.listener_writing = None
         return not self.disconnected
 
-    async def open(self) -> None:
+    async def open(self, *, watch: bool) -> None:
         """Sends the headers, and the stream's preamble (its `retry`) right after them."""
         self.started = True
-        await self.send(self.response.start_message(self.prefix))
+        await self.transmit(self.response.start_message(self.prefix), watch=watch)
         preamble = self.response.preamble
-        if preamble:
-            await self.send({"type": self.body_type, "body": preamble, "more_body": True})
+        if preamble and not self.disconnected:
+            await self.transmit(
+                {"type": self.body_type, "body": preamble, "more_body": True}, watch=watch
+            )
 
-    async def write(self, body: bytes) -> None:
+    async def write(self, body: bytes, *, watch: bool) -> None:
+        """Writes one body message (opening the response first if needed). `watch`: nobody
+        else waits in ``receive()`` meanwhile (see `send_watching`)."""
         # `produce` inlines the common case (started, no send_timeout): keep the two alike.
-        message = {"type": self.body_type, "body": body, "more_body": True}
+        if not self.started:
+            await self.open(watch=watch)
+            if self.disconnected:
+                return
+        await self.transmit({"type": self.body_type, "body": body, "more_body": True}, watch=watch)
+        self.last_write = self.clock()
+
+    async def transmit(self, message: Message, *, watch: bool) -> None:
+        """Sends one message within `send_timeout`; a client that is gone is a disconnect."""
+        send = self.send_watching if watch else self.send
         timeout = self.response.send_timeout
         try:
-            if not self.started:
-                await self.open()
             if timeout is None:
-                await self.send(message)
-            else:
-                # A cancel scope costs microseconds per write: only pay for it when asked to.
-                with anyio.move_on_after(timeout) as scope:
-                    await self.send(message)
+                await send(message)
+                return
+            # A cancel scope costs microseconds per write: only pay for it when asked to.
+            with anyio.move_on_after(timeout) as scope:
+                await send(message)
         except OSError:
             # ASGI 2.4 servers may raise OSError from send() once the client is gone.
             await self.on_disconnect({"type": "http.disconnect"})
-        else:
-            if timeout is not None and scope.cancelled_caught:
-                raise SendTimeoutError(
-                    f"the client did not take {len(body)} bytes within {timeout} seconds"
-                )
-        self.last_write = self.clock()
+            return
+        if scope.cancelled_caught:
+            body = message.get("body")
+            what = "the response headers" if body is None else f"{len(body)} bytes"
+            raise SendTimeoutError(f"the client did not take {what} within {timeout} seconds")
+
+    async def send_watching(self, message: Message) -> None:
+        """``send(message)`` while watching for the client to leave, for a write that no other
+        task receives during: if the send blocks, it is cancelled when the client leaves."""
+        failure: BaseException | None = None
+        # The task group is entered before the send starts (not only once it blocks), because
+        # the send may enter cancel scopes of its own, which must nest inside the group's.
+        async with anyio.create_task_group() as watch:
+            try:
+                step = self.send(message).__await__()
+                try:
+                    yielded = step.send(None)
+                except StopIteration:
+                    return  # taken at once, as nearly every write is: no watcher needed
+                watch.start_soon(self.cancel_on_disconnect, watch.cancel_scope)
+                await _resume(step, yielded)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as exc:  # raised below as itself, not in an exception group
+                failure = exc
+            watch.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    async def cancel_on_disconnect(self, write_scope: anyio.CancelScope) -> None:
+        """Waits in ``receive()`` for the client to leave, then cancels the blocked write."""
+        while (message := await self.receive())["type"] != "http.disconnect":
+            pass  # a request body chunk: an event stream ignores the body
+        await self.on_disconnect(message)
+        write_scope.cancel()
 
     async def on_disconnect(self, message: Message) -> None:
         if self.disconnected:
             return
         self.disconnected = True
         self.producer_scope.cancel()
+        self.data_sender_scope.cancel()
         handler = self.response.client_close_handler_callable
         if handler is not None:
             # Shielded: this may run in the request task, whose producer scope was just
@@ -445,9 +506,12 @@ class Delivery:
         # Events still pending (the last ones before a shutdown, say) ride on the final message.
         body = b"" if self.disconnected else self.take_pending()
         # A response whose client is gone is still completed, so that the server does not
-        # report an unfinished response; a server may refuse the messages then.
+        # report an unfinished response; a server may refuse the messages then (OSError, or a
+        # send that blocks, which the client's departure cancels). The listener has ended, so
+        # these writes watch for the client leaving themselves.
         refused = (OSError,) if self.disconnected else ()
         with contextlib.suppress(*refused):
             if not self.started:
-                await self.open()
-            await self.send({"type": self.body_type, "body": body, "more_body": False})
+                await self.open(watch=True)
+            final = {"type": self.body_type, "body": body, "more_body": False}
+            await self.transmit(final, watch=True)

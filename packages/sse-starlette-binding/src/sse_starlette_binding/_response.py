@@ -43,14 +43,16 @@ class EventSourceResponse(Response):
     Parameters are sse-starlette's, with the same meaning and defaults:
 
     - `ping`: seconds of silence after which a keep-alive comment is sent (15; 0 turns pings
-      off); `ping_message_factory` builds a custom one.
+      off); `ping_message_factory` builds a custom one. Unlike sse-starlette's fixed clock,
+      every write restarts the count, so a stream busier than `ping` never pings and never
+      calls the factory.
     - `sep`: the line separator, CRLF by default.
     - `data_sender_callable`: an async callable run next to the stream (the push model: it
       writes into a memory object stream that is the `content`).
     - `send_timeout`: seconds a client may take to accept one write; a client that stops reading
       is dropped and `SendTimeoutError` is raised.
     - `client_close_handler_callable`: awaited once, with the ``http.disconnect`` message, when
-      the client goes away.
+      the client goes away (a write the client never took is cancelled then).
     - `shutdown_event` and `shutdown_grace_period`: on server shutdown the event is set and the
       producer gets that many seconds to finish by itself before it is cancelled.
     - `cleanup_timeout`: seconds the producer's cleanup (closing the iterator) may take.

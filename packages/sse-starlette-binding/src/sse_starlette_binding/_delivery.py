@@ -515,3 +515,15 @@ class Delivery:
                 await self.open(watch=True)
             final = {"type": self.body_type, "body": body, "more_body": False}
             await self.transmit(final, watch=True)
+
+    async def answer_head(self) -> None:
+        """HEAD: the headers and an empty final body, each within `send_timeout`. The producer
+        never starts, so an endless stream cannot hold a HEAD request (and its connection)
+        open; its content is closed unstarted, as a stream's is when it ends."""
+        try:
+            await self.transmit(self.response.start_message(self.prefix), watch=True)
+            if not self.disconnected:
+                final = {"type": self.body_type, "body": b"", "more_body": False}
+                await self.transmit(final, watch=True)
+        finally:
+            await self.close_content(self.response.body_iterator)

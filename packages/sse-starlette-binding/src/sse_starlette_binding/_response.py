@@ -167,13 +167,13 @@ class EventSourceResponse(Response):
         # A response sent to a websocket scope is a denial response (the ASGI websocket
         # "http.response" extension), whose messages carry this prefix.
         prefix = "websocket." if scope["type"] == "websocket" else ""
-        if scope.get("method") == "HEAD":
-            # Headers only: the producer never starts, so an endless stream cannot hold a HEAD
-            # request (and its connection) open.
-            await send(self.start_message(prefix))
-            await send({"type": prefix + "http.response.body", "body": b"", "more_body": False})
+        delivery = Delivery(self, receive, send, prefix)
+        # HTTP methods are case-sensitive, but ASGI servers pass on what the client sent, and
+        # Starlette routes a lowercase "head" as HEAD: so does this.
+        if str(scope.get("method", "")).upper() == "HEAD":
+            await delivery.answer_head()
         else:
-            await Delivery(self, receive, send, prefix).run()
+            await delivery.run()
         if self.background is not None:
             await self.background()
 

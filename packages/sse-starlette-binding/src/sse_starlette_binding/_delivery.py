@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
     from starlette.types import Message, Receive, Send
 
-    from ._response import EventSourceResponse
+    from ._delivery_settings import DeliverySettings
 
 logger = logging.getLogger("sse_starlette_binding")
 
@@ -108,8 +108,8 @@ def _resume(step: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, Any,
 class Delivery:
     """The state of one response being sent; see the module docstring for the design."""
 
-    def __init__(self, response: EventSourceResponse, receive: Receive, send: Send, prefix: str):
-        self.response = response
+    def __init__(self, settings: DeliverySettings, receive: Receive, send: Send, prefix: str):
+        self.settings = settings
         self.receive = receive
         self.send = send
         self.prefix = prefix
@@ -138,11 +138,12 @@ class Delivery:
         self.error_before_start: Exception | None = None
 
     async def run(self) -> None:
-        if not self.response.hold_headers:
+        settings = self.settings
+        if not settings.hold_headers:
             await self.open(watch=True)
             if self.disconnected:
                 # The client left before the response started: the producer never starts.
-                await self.close_content(self.response.body_iterator)
+                await self.close_content(settings.content)
                 return
         listener = ShutdownListener(self.on_shutdown)
         self.clock = listener.clock
@@ -150,8 +151,8 @@ class Delivery:
         try:
             async with anyio.create_task_group() as task_group:
                 task_group.start_soon(self.listen)
-                if self.response.data_sender_callable is not None:
-                    task_group.start_soon(self.run_data_sender, self.response.data_sender_callable)
+                if settings.data_sender is not None:
+                    task_group.start_soon(self.run_data_sender, settings.data_sender)
                 with self.producer_scope:
                     try:
                         await self.produce()
@@ -175,9 +176,9 @@ class Delivery:
     # The request task: the producer, and writing what it yields.
 
     async def produce(self) -> None:
-        response = self.response
-        content = response.body_iterator
-        encode = response.encoder.encode
+        settings = self.settings
+        content = settings.content
+        encode = settings.encode
         pending = self.pending  # one list for the stream's life: emptied in place, never replaced
         # Per-stream constants of the write fast path below, looked up once.
         send, body_type, clock = self.send, self.body_type, self.clock
@@ -232,7 +233,7 @@ class Delivery:
                 if not self.disconnected:
                     self.producer_writing = True
                     try:
-                        if self.started and response.send_timeout is None:
+                        if self.started and settings.send_timeout is None:
                             # `write`, inlined for its common case: a coroutine fewer per event
                             # is about 8% of the cost of an event written on its own.
                             try:
@@ -265,7 +266,7 @@ class Delivery:
                 item = stream.receive_nowait()
             except (anyio.WouldBlock, anyio.EndOfStream):
                 return
-            chunk = self.response.encode_item(item)
+            chunk = self.settings.encode(item)
             self.pending.append(chunk)
             self.pending_size += len(chunk)
 
@@ -286,7 +287,7 @@ class Delivery:
             self.listener_wait.cancel()
 
     def producer_failed(self, exc: Exception) -> None:
-        if self.started or self.pending or not self.response.hold_headers:
+        if self.started or self.pending or not self.settings.hold_headers:
             # Events were yielded before the error: they are sent, and the stream ends.
             self.report_producer_error(exc)
         else:
@@ -294,13 +295,13 @@ class Delivery:
 
     def report_producer_error(self, exc: Exception) -> None:
         logger.exception("the event stream's producer raised; ending the stream", exc_info=exc)
-        handler = self.response.on_producer_error
+        handler = self.settings.on_producer_error
         if handler is None:
             return
         try:
             item = handler(exc)
             if item is not None:
-                chunk = self.response.encode_item(item)
+                chunk = self.settings.encode(item)
                 self.pending.append(chunk)
                 self.pending_size += len(chunk)
         except Exception:
@@ -314,7 +315,8 @@ class Delivery:
         aclose = getattr(content, "aclose", None)
         if aclose is None:
             return
-        with anyio.move_on_after(self.response.cleanup_timeout, shield=True) as scope:
+        timeout = self.settings.cleanup_timeout
+        with anyio.move_on_after(timeout, shield=True) as scope:
             try:
                 await aclose()
             except Exception:
@@ -324,7 +326,7 @@ class Delivery:
         if scope.cancel_called:
             logger.warning(
                 "the event stream's producer took over %s seconds to close; abandoned it",
-                self.response.cleanup_timeout,
+                timeout,
             )
 
     async def run_data_sender(self, data_sender: Callable[[], Awaitable[None]]) -> None:
@@ -340,7 +342,7 @@ class Delivery:
             # once the producer has taken the events that were sent before the failure, that
             # is once it waits on an empty stream (an event handed to a waiting producer takes
             # it off the waiting list until it is taken). A rare error path: a short poll.
-            content = self.response.body_iterator
+            content = self.settings.content
             if isinstance(content, MemoryObjectReceiveStream):
                 while not self.finished:
                     stats = content.statistics()
@@ -356,7 +358,7 @@ class Delivery:
     # The listener task: the client leaving, keep-alive pings, writing for a waiting producer.
 
     async def listen(self) -> None:
-        ping_interval = self.response.ping_interval
+        ping_interval = self.settings.ping_interval
         while True:
             deadline = self.last_write + ping_interval if ping_interval else float("inf")
             with anyio.CancelScope(deadline=deadline) as wait:
@@ -377,7 +379,7 @@ class Delivery:
                 continue  # events went out since the wait began: the ping is not due yet
             else:
                 try:
-                    body = self.response.ping_bytes()
+                    body = self.settings.ping_bytes()
                 except Exception as exc:
                     # A ping_message_factory that fails ends the stream like a producer would.
                     self.producer_failed(exc)
@@ -403,8 +405,8 @@ class Delivery:
     async def open(self, *, watch: bool) -> None:
         """Sends the headers, and the stream's preamble (its `retry`) right after them."""
         self.started = True
-        await self.transmit(self.response.start_message(self.prefix), watch=watch)
-        preamble = self.response.preamble
+        await self.transmit(self.settings.start_message(self.prefix), watch=watch)
+        preamble = self.settings.preamble
         if preamble and not self.disconnected:
             await self.transmit(
                 {"type": self.body_type, "body": preamble, "more_body": True}, watch=watch
@@ -424,7 +426,7 @@ class Delivery:
     async def transmit(self, message: Message, *, watch: bool) -> None:
         """Sends one message within `send_timeout`; a client that is gone is a disconnect."""
         send = self.send_watching if watch else self.send
-        timeout = self.response.send_timeout
+        timeout = self.settings.send_timeout
         try:
             if timeout is None:
                 await send(message)
@@ -477,7 +479,7 @@ class Delivery:
         self.disconnected = True
         self.producer_scope.cancel()
         self.data_sender_scope.cancel()
-        handler = self.response.client_close_handler_callable
+        handler = self.settings.on_client_close
         if handler is not None:
             # Shielded: this may run in the request task, whose producer scope was just
             # cancelled, and the handler must run all the same.
@@ -492,14 +494,14 @@ class Delivery:
         if self.shutting_down or self.finished:
             return
         self.shutting_down = True
-        if self.response.shutdown_event is not None:
-            self.response.shutdown_event.set()
+        if self.settings.shutdown_event is not None:
+            self.settings.shutdown_event.set()
         # The producer may finish by itself within the grace period (a farewell event, say);
         # after it, it is cancelled. Either way what is pending is then written and the
         # response completed. A write to a client that stopped reading is not cut: ASGI
         # cannot abort a connection, and the server would wait for that socket regardless;
         # `send_timeout`, or the server's own graceful-shutdown timeout, bounds it.
-        grace_end = self.clock() + self.response.shutdown_grace_period
+        grace_end = self.clock() + self.settings.shutdown_grace_period
         self.producer_scope.deadline = min(self.producer_scope.deadline, grace_end)
 
     async def complete(self) -> None:
@@ -521,9 +523,9 @@ class Delivery:
         never starts, so an endless stream cannot hold a HEAD request (and its connection)
         open; its content is closed unstarted, as a stream's is when it ends."""
         try:
-            await self.transmit(self.response.start_message(self.prefix), watch=True)
+            await self.transmit(self.settings.start_message(self.prefix), watch=True)
             if not self.disconnected:
                 final = {"type": self.body_type, "body": b"", "more_body": False}
                 await self.transmit(final, watch=True)
         finally:
-            await self.close_content(self.response.body_iterator)
+            await self.close_content(self.settings.content)

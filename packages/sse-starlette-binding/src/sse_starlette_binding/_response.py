@@ -20,6 +20,7 @@ from sse_core import EventEncoder, JSONDumps, LineTerminator, ServerSentEvent
 
 from ._compat import check_separator
 from ._delivery import Delivery
+from ._delivery_settings import DeliverySettings, ProducerErrorHandler
 
 if TYPE_CHECKING:
     from starlette.background import BackgroundTask
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 Content: TypeAlias = AsyncIterable[Any] | Iterable[Any]
 """What a response streams: an async or sync iterable of items (events, dicts, text, bytes,
 pydantic models or JSON-able values), or an anyio memory object receive stream."""
-
-ProducerErrorHandler: TypeAlias = Callable[[Exception], Any]
 
 
 class EventSourceResponse(Response):
@@ -167,7 +166,7 @@ class EventSourceResponse(Response):
         # A response sent to a websocket scope is a denial response (the ASGI websocket
         # "http.response" extension), whose messages carry this prefix.
         prefix = "websocket." if scope["type"] == "websocket" else ""
-        delivery = Delivery(self, receive, send, prefix)
+        delivery = Delivery(self.delivery_settings(), receive, send, prefix)
         # HTTP methods are case-sensitive, but ASGI servers pass on what the client sent, and
         # Starlette routes a lowercase "head" as HEAD: so does this.
         if str(scope.get("method", "")).upper() == "HEAD":
@@ -176,6 +175,25 @@ class EventSourceResponse(Response):
             await delivery.run()
         if self.background is not None:
             await self.background()
+
+    def delivery_settings(self) -> DeliverySettings:
+        """What the response's attributes say now, frozen for one delivery."""
+        return DeliverySettings(
+            content=self.body_iterator,
+            encode=self.encoder.encode,
+            start_message=self.start_message,
+            ping_bytes=self.ping_bytes,
+            preamble=self.preamble,
+            ping_interval=self.ping_interval,
+            send_timeout=self.send_timeout,
+            cleanup_timeout=self.cleanup_timeout,
+            shutdown_event=self.shutdown_event,
+            shutdown_grace_period=self.shutdown_grace_period,
+            hold_headers=self.hold_headers,
+            data_sender=self.data_sender_callable,
+            on_client_close=self.client_close_handler_callable,
+            on_producer_error=self.on_producer_error,
+        )
 
 
 _SHARED_HEADER_NAMES: Final = frozenset((b"cache-control", b"content-type", b"x-accel-buffering"))

@@ -1,10 +1,14 @@
-"""The URL client: one HTTP/1.1 request to a real server over TCP."""
+"""The URL client: one HTTP/1.1 request to a real server over TCP, parsed by h11 (`_http`).
+
+h11 is the ``testing`` extra's: it is imported when a URL client is made, so the in-process
+client works without it.
+"""
 
 from __future__ import annotations
 
 __all__ = ["HTTPEventStream", "open_event_stream"]
 
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, urlsplit
 
 import anyio
@@ -19,8 +23,12 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-_MAX_HEAD_SIZE: Final = 64 * 1024
-_MAX_CHUNK_LINE: Final = 4096
+    from ._http import Exchange
+
+H11_MISSING: Final = (
+    "the URL client (open_event_stream) parses HTTP with h11, which the 'testing' extra "
+    "installs: pip install 'sse-starlette-binding[testing]'"
+)
 
 
 def open_event_stream(
@@ -44,6 +52,9 @@ def open_event_stream(
     Chunked, ``Content-Length`` and read-until-close bodies are understood; `raw` holds the
     body with the chunked coding removed. A connection cut before the body was complete just
     ends the events (`complete` stays false).
+
+    It needs h11: install ``sse-starlette-binding[testing]`` (`ModuleNotFoundError` says so
+    otherwise). A request h11 finds invalid raises `ValueError` here.
 
     >>> async def example():
     ...     async with open_event_stream("http://127.0.0.1:8000/events") as stream:
@@ -81,19 +92,16 @@ class HTTPEventStream(EventStreamReader):
         self.url = url
         self._host = parts.hostname
         self._port = parts.port or 80
-        self._method = method
         self._timeout = timeout
         authority = parts.netloc.rpartition("@")[2]
         target = quote(
             (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), TARGET_SAFE
         )
         fields = request_headers(authority, method, headers, last_event_id, body)
-        head = f"{method} {target} HTTP/1.1\r\n".encode("ascii") + b"".join(
-            name + b": " + value + b"\r\n" for name, value in fields
-        )
-        self._request = head + b"\r\n" + body
+        self._exchange = _exchange(method, target, fields)
+        exchange = self._exchange
+        self._request = exchange.request_head + exchange.send_body(body) + exchange.end_request()
         self._socket: anyio.abc.SocketStream | None = None
-        self._body_decoder = _BodyDecoder("none")
         self._pending = b""
         self._eof = False
 
@@ -104,7 +112,7 @@ class HTTPEventStream(EventStreamReader):
             with anyio.move_on_after(self._timeout) as scope:
                 self._socket = await anyio.connect_tcp(self._host, self._port)
                 await self._socket.send(self._request)
-                await self._read_head(self._socket)
+                await self._read_head()
         except BaseException:
             await self._close()
             raise
@@ -128,137 +136,51 @@ class HTTPEventStream(EventStreamReader):
             with anyio.move_on_after(self._timeout, shield=True):
                 await socket.aclose()
 
-    async def _read_head(self, socket: anyio.abc.SocketStream) -> None:
-        buffer = bytearray()
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > _MAX_HEAD_SIZE:
-                    raise ValueError(f"the response head is over {_MAX_HEAD_SIZE} bytes")
-                try:
-                    buffer += await socket.receive()
-                except anyio.EndOfStream:
-                    raise ConnectionError(
-                        f"{self.url} closed the connection before a complete response head"
-                    ) from None
-                continue
-            status, raw_headers = _parse_head(bytes(buffer[:end]))
-            del buffer[: end + 4]
-            if 100 <= status < 200 and status != 101:
-                continue  # an interim response (100 Continue, 103 Early Hints)
-            break
-        self.status = status
-        self.headers = Headers(raw=raw_headers)
-        self._body_decoder = _BodyDecoder.for_response(self._method, status, self.headers)
-        self._pending = self._body_decoder.feed(bytes(buffer))
-        self._response_complete = self._body_decoder.done
+    async def _receive(self) -> bytes:
+        """The next bytes from the connection; b"" once it has ended (closed or reset)."""
+        if self._socket is None:
+            return b""
+        try:
+            return await self._socket.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            return b""
+
+    async def _read_head(self) -> None:
+        exchange = self._exchange
+        while exchange.status is None:
+            data = await self._receive()
+            try:
+                self._pending = exchange.receive(data)
+            except ConnectionError:  # _http.IncompleteResponse: the connection ended early
+                raise ConnectionError(
+                    f"{self.url} closed the connection before a complete response head"
+                ) from None
+        self.status = exchange.status
+        self.headers = Headers(raw=exchange.headers)
+        self._response_complete = exchange.complete
 
     async def _next_body_chunk(self) -> bytes | None:
-        while True:
-            if self._pending:
-                chunk, self._pending = self._pending, b""
-                return chunk
-            if self._body_decoder.done or self._eof or self._socket is None:
+        exchange = self._exchange
+        while not self._pending:
+            if exchange.complete or self._eof:
                 return None
+            data = await self._receive()
+            self._eof = not data
             try:
-                data = await self._socket.receive()
-            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-                self._eof = True
-                if self._body_decoder.framing == "close":
-                    self._response_complete = True
-                return None
-            self._pending = self._body_decoder.feed(data)
-            self._response_complete = self._body_decoder.done
+                self._pending = exchange.receive(data)
+            except ConnectionError:  # _http.IncompleteResponse: the connection ended early
+                return None  # cut: the events end, `complete` stays false
+            self._response_complete = exchange.complete
+        chunk, self._pending = self._pending, b""
+        return chunk
 
 
-def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
-    status_line, *lines = head.split(b"\r\n")
-    version, _, rest = status_line.partition(b" ")
-    code = rest[:3]
-    if not version.startswith(b"HTTP/1.") or not (code.isdigit() and len(code) == 3):
-        raise ValueError(f"not an HTTP/1.x status line: {status_line!r}")
-    raw_headers: list[tuple[bytes, bytes]] = []
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip():
-            raise ValueError(f"not a header line: {line!r}")
-        raw_headers.append((name.lower(), value.strip(b" \t")))
-    return int(code), raw_headers
-
-
-class _BodyDecoder:
-    """Removes the message framing from a response body, fed the bytes as they arrive."""
-
-    def __init__(self, framing: Literal["none", "length", "chunked", "close"], length: int = 0):
-        self.framing = framing
-        self.done = framing == "none" or (framing == "length" and length == 0)
-        self._remaining = length
-        self._buffer = bytearray()
-        self._state: Literal["size", "data", "data-end", "trailer"] = "size"
-
-    @classmethod
-    def for_response(cls, method: str, status: int, headers: Headers) -> _BodyDecoder:
-        if method == "HEAD" or status in {204, 304} or status < 200:
-            return cls("none")
-        codings = headers.get("transfer-encoding")
-        if codings is not None:
-            if codings.rsplit(",", 1)[-1].strip().lower() == "chunked":
-                return cls("chunked")
-            return cls("close")
-        length = headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                raise ValueError(f"not a Content-Length: {length!r}")
-            return cls("length", int(length))
-        return cls("close")
-
-    def feed(self, data: bytes) -> bytes:
-        if self.done:
-            return b""
-        if self.framing == "close":
-            return data
-        if self.framing == "length":
-            body = data[: self._remaining]
-            self._remaining -= len(body)
-            self.done = self._remaining == 0
-            return body
-        return self._feed_chunked(data)
-
-    def _feed_chunked(self, data: bytes) -> bytes:
-        buffer = self._buffer
-        buffer += data
-        body = bytearray()
-        while not self.done:
-            if self._state == "data":
-                if not buffer:
-                    break
-                piece = buffer[: self._remaining]
-                body += piece
-                del buffer[: len(piece)]
-                self._remaining -= len(piece)
-                if self._remaining == 0:
-                    self._state = "data-end"
-            elif self._state == "data-end":
-                if len(buffer) < 2:
-                    break
-                if buffer[:2] != b"\r\n":
-                    raise ValueError("a chunk of the chunked body is not followed by CRLF")
-                del buffer[:2]
-                self._state = "size"
-            else:
-                end = buffer.find(b"\r\n")
-                if end < 0:
-                    if len(buffer) > _MAX_CHUNK_LINE:
-                        raise ValueError("a line of the chunked body is too long")
-                    break
-                line = bytes(buffer[:end])
-                del buffer[: end + 2]
-                if self._state == "trailer":
-                    self.done = not line
-                    continue
-                size = line.partition(b";")[0].strip(b" \t")
-                if not size or size.strip(b"0123456789abcdefABCDEF"):
-                    raise ValueError(f"not a chunk size line: {line!r}")
-                self._remaining = int(size, 16)
-                self._state = "data" if self._remaining else "trailer"
-        return bytes(body)
+def _exchange(method: str, target: str, fields: list[tuple[bytes, bytes]]) -> Exchange:
+    """The h11 exchange of one request, or a `ModuleNotFoundError` that names the extra."""
+    try:
+        from ._http import Exchange  # noqa: PLC0415 (h11 is optional: imported when needed)
+    except ModuleNotFoundError as exc:
+        if exc.name != "h11":
+            raise
+        raise ModuleNotFoundError(H11_MISSING, name="h11") from exc
+    return Exchange(method, target, fields)

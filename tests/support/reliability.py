@@ -92,16 +92,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from sse_core import DEFAULT_MAX_BUFFER_SIZE, BufferLimitExceeded, EventParser
+from sse_starlette_binding.testing._http import Exchange
+from support.http_client import HTTPResponse, IncompleteResponse, open_request
 from support.reliability_app import MISBEHAVIOURS
-from support.servers import (
-    HTTPResponse,
-    IncompleteBody,
-    ServerKind,
-    ServerProcess,
-    open_request,
-    run_server,
-    wait_until,
-)
+from support.servers import ServerKind, ServerProcess, run_server, wait_until
 
 if TYPE_CHECKING:
     import signal
@@ -385,7 +379,7 @@ async def _churn_cycle(port: int, stream_id: str, kind: str) -> None:
     if kind == "close-at-once":
         # Send the request and go: no response head is awaited.
         _, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        writer.write(Exchange("GET", path, [(b"Host", b"127.0.0.1")]).request_head)
         await writer.drain()
         writer.close()
         with contextlib.suppress(OSError):
@@ -839,7 +833,7 @@ async def _read_to_end(response: HTTPResponse) -> str:
     try:
         while (await response.read_some()) != b"":
             pass
-    except (IncompleteBody, ConnectionError):
+    except (IncompleteResponse, ConnectionError):
         return "cut"
     return "complete"
 
@@ -963,7 +957,7 @@ async def _misbehaving_stream(
                                     kind = line[len(b"event: ") :]
                             events.append(kind.decode())
                     outcome = "complete"
-                except (IncompleteBody, ConnectionError):
+                except (IncompleteResponse, ConnectionError):
                     outcome = "cut"
     finally:
         response.close()
@@ -1120,35 +1114,30 @@ class HostileResult:
 
 async def _send_last_event_id(port: int, value: bytes) -> tuple[int | None, str | None, bool]:
     """GET /last-event-id with `value` as the raw header: (status, event data, complete)."""
+    # The head is written by hand: these values are what a well-behaved client (h11) refuses
+    # to send. The response is read as any other.
+    exchange = Exchange("GET", "/last-event-id", [(b"Host", b"127.0.0.1")])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = b""
     try:
         head = b"GET /last-event-id HTTP/1.1\r\nHost: 127.0.0.1\r\nLast-Event-ID: "
         writer.write(head + value + b"\r\nConnection: close\r\n\r\n")
         with contextlib.suppress(ConnectionError):
             await writer.drain()
-        try:
-            raw = await asyncio.wait_for(reader.read(), 10)
-        except ConnectionError:
+        async with asyncio.timeout(10):
+            while not exchange.complete:
+                body += exchange.receive(await reader.read(1 << 16))
+    except (ConnectionError, ValueError):
+        # Closed or reset without a response, or cut: IncompleteResponse is a ConnectionError.
+        if exchange.status is None:
             return None, None, False
     finally:
         writer.close()
-    if not raw.startswith(b"HTTP/1.1 "):
-        return None, None, False
-    status = int(raw[9:12])
-    head, _, body = raw.partition(b"\r\n\r\n")
-    fields = {
-        name.strip().lower(): field_value.strip()
-        for name, _, field_value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
-    }
-    if b"chunked" in fields.get(b"transfer-encoding", b""):
-        complete = body.endswith(b"0\r\n\r\n")  # the last chunk (and no trailer)
-    else:
-        complete = len(body) == int(fields.get(b"content-length", b"-1"))
     data = None
     for line in body.split(b"\r\n"):
         if line.startswith(b"data: "):
             data = line[len(b"data: ") :].decode()
-    return status, data, complete
+    return exchange.status, data, exchange.complete
 
 
 async def _endless_body(port: int, total: int, chunk: int) -> EndlessBodyResult:
@@ -1161,15 +1150,14 @@ async def _endless_body(port: int, total: int, chunk: int) -> EndlessBodyResult:
         headers=(("Accept", "text/event-stream"), ("Transfer-Encoding", "chunked")),
     )
     reader = TickReader(response)
-    piece = b"%x\r\n" % chunk + b"u" * chunk + b"\r\n"
+    piece = b"u" * chunk
     sent = 0
     try:
         await reader.collect(1, 10)
         before = len(reader.ids)
         started = time.monotonic()
         while sent < total:
-            response.writer.write(piece)
-            await asyncio.wait_for(response.writer.drain(), 30)
+            await asyncio.wait_for(response.send_body(piece), 30)
             sent += chunk
         seconds = time.monotonic() - started
         events_during = len(reader.ids) - before

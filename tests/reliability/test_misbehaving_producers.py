@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import pytest
-from support.reliability import (
+from support.reliability.misbehaving import (
     ABANDONED_LOG,
     STREAM_ERROR_LOG,
     MisbehavingResult,

@@ -17,6 +17,7 @@ __all__ = [
     "ServerKind",
     "ServerProcess",
     "free_port",
+    "raise_fd_limit",
     "run_server",
     "server_command",
     "wait_until",
@@ -25,6 +26,7 @@ __all__ = [
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -55,6 +57,18 @@ def free_port() -> int:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit; returns the new soft
+    limit. A server started afterwards inherits it, so call this before starting one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited hard limit still stops at the kernel's nr_open (a million, usually).
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def server_command(

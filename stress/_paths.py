@@ -1,5 +1,5 @@
 """Puts ``tests`` and ``benchmarks`` on ``sys.path``, so that the stress scripts run the very
-scenarios the tests run (``tests/support/reliability.py``) and share the benchmarks' helpers
+scenarios the tests run (``tests/support/reliability/``) and share the benchmarks' helpers
 (``benchmarks/streaming.py``: the source revision and fingerprint of a run).
 
 Import it before anything from ``support`` or ``streaming``. (mypy finds both when it checks

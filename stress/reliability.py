@@ -1,7 +1,7 @@
 """Reliability at full size: churn, scale, slow consumers, shutdown, misbehaving producers and
 hostile input, against real servers, with a table of figures.
 
-The scenarios are the ones ``tests/reliability`` runs (``tests/support/reliability.py``): the
+The scenarios are the ones ``tests/reliability`` runs (``tests/support/reliability/``): the
 tests run them at CI sizes and assert their bounds; this script runs them at full size (10,000
 idle streams, 1,000-stream shutdowns on every server and signal, ...), prints every figure next
 to the bound the tests hold it to, and exits 1 if any bound is missed or a scenario could not
@@ -35,33 +35,27 @@ from typing import TYPE_CHECKING, Final
 
 import _paths  # noqa: F401 (puts tests and benchmarks on sys.path)
 from streaming import source_fingerprint, source_revision
-from support.reliability import (
-    ABANDONED_LOG,
+from support.reliability.churn import RSS_GROWTH_AFTER_CHURN_MAX, churn
+from support.reliability.common import FD_SLACK, MIB, TRACEBACK, UVICORN_ARGS, UVICORN_H11_ARGS
+from support.reliability.hostile_input import (
     BODY_RSS_GROWTH_MAX,
-    FD_SLACK,
     HOSTILE_LAST_EVENT_IDS,
-    MIB,
-    RSS_GROWTH_AFTER_CHURN_MAX,
-    RSS_PER_IDLE_STREAM_MAX,
-    RSS_PER_STALLED_CLIENT_MAX,
-    SHUTDOWN_CASES,
-    STREAM_ERROR_LOG,
-    TASKS_PER_IDLE_STREAM_MAX,
-    TRACEBACK,
-    UVICORN_ARGS,
-    UVICORN_H11_ARGS,
-    churn,
     hostile_input,
-    latency_bound,
-    misbehaving_producers,
+)
+from support.reliability.misbehaving import ABANDONED_LOG, STREAM_ERROR_LOG, misbehaving_producers
+from support.reliability.parser import (
     parser_long_line_cost,
     parser_peak_bound,
     parser_under_hostile_streams,
-    raise_fd_limit,
-    scale,
-    shutdown,
+)
+from support.reliability.scale import RSS_PER_IDLE_STREAM_MAX, TASKS_PER_IDLE_STREAM_MAX, scale
+from support.reliability.shutdown import SHUTDOWN_CASES, shutdown
+from support.reliability.slow_consumers import (
+    RSS_PER_STALLED_CLIENT_MAX,
+    latency_bound,
     slow_consumers,
 )
+from support.servers import raise_fd_limit
 
 from sse_core import last_event_id_from_header
 

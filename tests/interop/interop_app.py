@@ -1,4 +1,4 @@
-"""The ASGI app that `test_interop.py` serves with uvicorn, for every client of the suite.
+"""The ASGI app that the interop suite (`conftest.py`) serves with uvicorn, for every client.
 
 uvicorn imports it as ``interop_app:app`` with this folder on ``sys.path``. The cases come from
 the JSON file named by ``$SSE_INTEROP_CASES`` (written by the test before the server starts);

@@ -1,7 +1,7 @@
 """Churn: 1,000 connect/disconnect cycles against a real uvicorn leave nothing behind.
 
-The cycles take turns ending in the four ways of `support.reliability.CHURN_KINDS` (read an
-event then FIN, FIN before the response started, a sync producer, a TCP RST). After them the
+The cycles take turns ending in the four ways of `support.reliability.churn.CHURN_KINDS` (read
+an event then FIN, FIN before the response started, a sync producer, a TCP RST). After them the
 server must be where it was after its warm-up: the same tasks, the same file descriptors, no
 stream objects left alive, RSS within `RSS_GROWTH_AFTER_CHURN_MAX`, and every producer's
 cleanup run exactly once.
@@ -13,7 +13,8 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
-from support.reliability import FD_SLACK, MIB, RSS_GROWTH_AFTER_CHURN_MAX, TRACEBACK, churn
+from support.reliability.churn import RSS_GROWTH_AFTER_CHURN_MAX, churn
+from support.reliability.common import FD_SLACK, MIB, TRACEBACK
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -21,16 +21,15 @@ from typing import Final
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.reliability import (
+from support.reliability.common import MIB
+from support.reliability.hostile_input import (
     BODY_RSS_GROWTH_MAX,
     HOSTILE_LAST_EVENT_IDS,
-    MIB,
     HostileResult,
     LastEventIdOutcome,
     hostile_input,
-    parser_peak_bound,
-    parser_under_hostile_streams,
 )
+from support.reliability.parser import parser_peak_bound, parser_under_hostile_streams
 
 from sse_core import BufferLimitExceeded, EventParser, ParsedEvent, last_event_id_from_header
 

@@ -7,8 +7,9 @@ alive by pings, until their clients leave), the error is logged, every producer'
 once, and the server goes on serving everyone else: the healthy stream misses no event, a new
 request succeeds, and no task is left behind.
 
-``tests/sse_starlette_binding/test_response.py`` checks the same paths in process, event by
-event; this proves them against a real server, side by side with other connections.
+``tests/sse_starlette_binding/test_response_errors.py`` and its neighbours check the same paths
+in process, event by event; this proves them against a real server, side by side with other
+connections.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import pytest
-from support.reliability import (
+from support.reliability.misbehaving import (
     ABANDONED_LOG,
     STREAM_ERROR_LOG,
     MisbehavingResult,

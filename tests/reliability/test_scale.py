@@ -10,13 +10,8 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
-from support.reliability import (
-    FD_SLACK,
-    RSS_PER_IDLE_STREAM_MAX,
-    TASKS_PER_IDLE_STREAM_MAX,
-    TRACEBACK,
-    scale,
-)
+from support.reliability.common import FD_SLACK, TRACEBACK
+from support.reliability.scale import RSS_PER_IDLE_STREAM_MAX, TASKS_PER_IDLE_STREAM_MAX, scale
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
-from support.reliability import SHUTDOWN_CASES, ShutdownCase, shutdown
+from support.reliability.shutdown import SHUTDOWN_CASES, ShutdownCase, shutdown
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -24,9 +24,8 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
-from support.reliability import (
-    FD_SLACK,
-    MIB,
+from support.reliability.common import FD_SLACK, MIB
+from support.reliability.slow_consumers import (
     RSS_PER_STALLED_CLIENT_MAX,
     latency_bound,
     slow_consumers,

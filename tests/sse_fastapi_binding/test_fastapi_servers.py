@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Final
 
 import pytest
 from support.fastapi_app import DATABASE_ENV, session_states
-from support.servers import HTTPResponse, ServerProcess, open_request, run_server, wait_until
+from support.http_client import HTTPResponse, open_request
+from support.servers import ServerProcess, run_server, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

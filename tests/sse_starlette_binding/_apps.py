@@ -1,6 +1,6 @@
 """The app that test_testing.py serves with uvicorn to exercise the URL client.
 
-uvicorn imports it as ``_apps:app`` with this folder as its ``--app-dir``.
+`support.servers.run_server` serves it as ``_apps:app`` from this folder.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from starlette.applications import Starlette
 from starlette.routing import Route
+from support.recording import health
 
 from sse_starlette_binding import EventSourceResponse, last_event_id
 
@@ -71,5 +72,6 @@ app = Starlette(
         Route("/cleanups", cleanups),
         Route("/resume", resume),
         Route("/echo", echo, methods=["POST"]),
+        Route("/health", health),
     ]
 )

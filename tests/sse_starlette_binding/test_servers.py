@@ -21,15 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import pytest
-from support.servers import (
-    HTTPResponse,
-    IncompleteBody,
-    ServerKind,
-    ServerProcess,
-    open_request,
-    run_server,
-    wait_until,
-)
+from support.http_client import HTTPResponse, IncompleteResponse, open_request
+from support.servers import ServerKind, ServerProcess, run_server, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -60,7 +53,7 @@ async def read_to_end(response: HTTPResponse) -> tuple[str, list[bytes]]:
     try:
         while (block := await response.read_block()) is not None:
             blocks.append(block)
-    except (IncompleteBody, ConnectionError):
+    except (IncompleteResponse, ConnectionError):
         return "cut", blocks
     return "complete", blocks
 

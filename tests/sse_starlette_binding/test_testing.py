@@ -8,12 +8,6 @@ real uvicorn serving ``_apps.py`` (marked slow).
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -22,6 +16,7 @@ import anyio.abc
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
+from support.servers import run_server
 
 from sse_core import ParsedEvent
 from sse_starlette_binding import EventSourceResponse, last_event_id
@@ -533,43 +528,13 @@ def test_the_url_client_refuses_what_it_cannot_do() -> None:
 # The URL client against uvicorn
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def uvicorn_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """uvicorn serving ``_apps:app`` on a free loopback port, in its own process group."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
-    command = [
-        *(sys.executable, "-m", "uvicorn", "_apps:app", "--app-dir", str(HERE)),
-        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-    ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"uvicorn did not listen within 10 s:\n{log.read_text()}")
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    work = tmp_path_factory.mktemp("uvicorn")
+    args = ("--log-level", "warning")
+    with run_server("uvicorn", HERE, work, app="_apps:app", extra_args=args) as server:
+        yield f"http://127.0.0.1:{server.port}"
 
 
 @pytest.mark.slow

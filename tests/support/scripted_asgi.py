@@ -15,6 +15,7 @@ __all__ = [
     "StallingClient",
     "body_containing",
     "finite",
+    "hello_then_idle",
     "is_body",
     "is_final",
     "is_start",
@@ -34,6 +35,15 @@ if TYPE_CHECKING:
 
 LIMIT: Final = 5.0
 """Seconds any single scenario may take before it counts as hung."""
+
+
+async def hello_then_idle(cleanups: list[str]) -> AsyncIterator[str]:
+    """Says "hello", then waits forever (ignoring any shutdown event); records its cleanup."""
+    try:
+        yield "hello"
+        await anyio.sleep_forever()
+    finally:
+        cleanups.append("done")
 
 
 def run(backend: str, scenario: Callable[[], Awaitable[None]]) -> None:

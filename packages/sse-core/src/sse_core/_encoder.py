@@ -174,7 +174,8 @@ class EventEncoder:
             data = bytes(data)
         # In UTF-8, the bytes of CR and LF never occur inside another character's encoding, so
         # a byte search finds exactly the line breaks; data without any is one data line.
-        if b"\n" in data or b"\r" in data:
+        # (Searched for as ints: `10 in data` is a plain memchr, cheaper than `b"\n" in data`.)
+        if 10 in data or 13 in data:
             return self.encode(_utf8_data(data))
         if not data.isascii():
             _utf8_data(data)  # output is UTF-8: refuse anything else before writing

@@ -13,7 +13,7 @@ from __future__ import annotations
 __all__ = ["ItemEncoder", "item_encoder"]
 
 import functools
-from typing import Any, Final
+from typing import Any
 
 from fastapi.exceptions import ResponseValidationError
 from fastapi.sse import ServerSentEvent as FastAPIEvent
@@ -22,9 +22,6 @@ from pydantic_core import to_json
 
 from sse_core import EventEncoder
 from sse_core import ServerSentEvent as CoreEvent
-
-_DATA_PREFIX: Final = b"data: "
-_EVENT_END: Final = b"\n\n"
 
 
 class ItemEncoder(EventEncoder):
@@ -51,8 +48,9 @@ class ItemEncoder(EventEncoder):
         if item_type is not None:
             self.adapter = TypeAdapter(item_type)
             # pydantic-core's own validator and serializer, called directly: the TypeAdapter
-            # methods around them cost several times what they do (measured: 0.86 of 0.95 us
-            # per item), for options a stream never passes.
+            # methods around them handle options a stream never passes, at a cost larger than
+            # the work itself (docs/performance.md, "Typed FastAPI endpoints";
+            # benchmarks/fastapi_streaming.py guards it).
             self._validate = self.adapter.validator.validate_python
             self._to_json = self.adapter.serializer.to_json
         # Items of the declared class (the common case) skip the event checks.
@@ -66,9 +64,7 @@ class ItemEncoder(EventEncoder):
                 return super().encode(item)
             if isinstance(item, FastAPIEvent):
                 return super().encode(self._from_fastapi(item))
-        # Compact JSON never holds a raw line break (one inside a string is escaped as \n), so
-        # the data is one line and needs no splitting.
-        return _DATA_PREFIX + self.data_json(item) + _EVENT_END
+        return self.encode_data(self.data_json(item))
 
     def data_json(self, item: Any) -> bytes:
         """`item` as the JSON an event's data carries, validated against the item type."""

@@ -446,26 +446,6 @@ def test_headers_status_and_background_tasks_of_the_endpoint_apply(
     assert app.state.background_ran is True
 
 
-@pytest.mark.parametrize(
-    ("settings", "error", "message"),
-    [
-        ({"ping": -1}, ValueError, "ping must be >= 0"),
-        ({"ping": "15"}, TypeError, "ping must be a number"),
-        ({"send_timeout": float("nan")}, ValueError, "send_timeout must be >= 0"),
-        ({"retry": -5}, ValueError, "retry"),
-        ({"retry": 1.5}, TypeError, "retry"),
-        ({"shutdown_grace_period": -1}, ValueError, "shutdown_grace_period"),
-        ({"hold_headers": "yes"}, TypeError, "hold_headers must be a bool"),
-        ({"max_pending": 0}, ValueError, "max_pending must be >= 1"),
-    ],
-)
-def test_invalid_settings_are_refused_where_they_are_declared(
-    settings: dict[str, Any], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        Stream(**settings)
-
-
 def test_two_different_settings_in_one_request_are_refused(backend: str) -> None:
     app = FastAPI()
     enable_event_streams(app)

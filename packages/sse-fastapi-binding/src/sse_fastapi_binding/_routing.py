@@ -30,7 +30,7 @@ from fastapi.utils import create_model_field
 from sse_core import ServerSentEvent as CoreEvent
 
 from ._response import EventSourceResponse
-from ._stream import SCOPE_KEY, EventStream, StreamSettings
+from ._stream import DEFAULT_SETTINGS, SCOPE_KEY, EventStream
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 _REQUEST_PARAMETER: Final = "_sse_fastapi_binding_request"
 _RESPONSE_PARAMETER: Final = "_sse_fastapi_binding_response"
 _ORIGINAL_ENDPOINT: Final = "_sse_fastapi_binding_endpoint"
-_DEFAULT_SETTINGS: Final = StreamSettings()
 
 # The return annotations that declare what a generator endpoint yields, as FastAPI reads them.
 _ITERABLE_ORIGINS: Final = frozenset(
@@ -285,7 +284,7 @@ def _adapt(streaming: _StreamEndpoint, status_code: int) -> Callable[..., Awaita
         stream: EventStream[Any] | None = request.scope.get(SCOPE_KEY)
         if kind == "push" and stream is None:  # pragma: no cover (FastAPI solved the parameter)
             raise RuntimeError("a push endpoint's EventStream parameter was not solved")
-        settings = _DEFAULT_SETTINGS if stream is None else stream.settings
+        settings = DEFAULT_SETTINGS if stream is None else stream.settings
         data_sender = None
         if kind == "push":
             assert stream is not None

@@ -15,13 +15,14 @@ __all__ = ["ItemEncoder", "item_encoder"]
 import functools
 from typing import Any
 
-from fastapi.exceptions import ResponseValidationError
 from fastapi.sse import ServerSentEvent as FastAPIEvent
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 from sse_core import EventEncoder
 from sse_core import ServerSentEvent as CoreEvent
+
+from ._fastapi_internals import response_validation_error
 
 
 class ItemEncoder(EventEncoder):
@@ -76,7 +77,7 @@ class ItemEncoder(EventEncoder):
             value = self._validate(item)
         except ValidationError as exc:
             # What FastAPI raises for a response that does not match its declared model.
-            raise ResponseValidationError(exc.errors(include_url=False), body=item) from None
+            raise response_validation_error(exc.errors(include_url=False), item) from None
         return self._to_json(value)
 
     def _from_fastapi(self, item: FastAPIEvent) -> CoreEvent:

@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from ._adapter import ORIGINAL_ENDPOINT, adapt
 from ._endpoints import stream_endpoint
 from ._fastapi_internals import declare_event_stream, declare_included_copy
+from ._openapi import document_text_data, text_data_extra
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -46,6 +47,8 @@ class EventStreamRoute(APIRoute):
         if streaming is None:
             super().__init__(path, endpoint, **kwargs)
             return
+        if streaming.sends_text and streaming.item_type is not None:
+            kwargs["openapi_extra"] = text_data_extra(kwargs.get("openapi_extra"))
         status_code = kwargs.get("status_code") or 200
         super().__init__(path, adapt(streaming, status_code), **kwargs)
         declare_event_stream(self, streaming.item_type)
@@ -61,7 +64,9 @@ def enable_event_streams(app: FastAPI) -> None:
 
     It makes `EventStreamRoute` the route class of `app`'s routes, and labels the app's OpenAPI
     document 3.2.0: an event stream is documented with the ``itemSchema`` keyword, which OpenAPI
-    3.2 introduced, and a document that uses it must say 3.2 to be valid.
+    3.2 introduced, and a document that uses it must say 3.2 to be valid. It also wraps
+    ``app.openapi``, so that a stream whose events may carry text as well as JSON data says so
+    (see docs/fastapi.md, "OpenAPI").
 
     >>> from fastapi import FastAPI
     >>> app = FastAPI()
@@ -84,3 +89,4 @@ def enable_event_streams(app: FastAPI) -> None:
     app.router.route_class = EventStreamRoute
     app.openapi_version = "3.2.0"
     app.openapi_schema = None  # a document generated before would say 3.1.0
+    document_text_data(app)

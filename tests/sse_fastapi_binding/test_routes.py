@@ -17,9 +17,10 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
+from fastapi.sse import ServerSentEvent as FastAPIEvent
 from support.fastapi_app import Tick, create_app, session_states
 
-from sse_core import EventParser, ParsedEvent
+from sse_core import EventParser, InvalidEventError, ParsedEvent
 from sse_fastapi_binding import (
     EventSourceResponse,
     EventStream,
@@ -305,6 +306,9 @@ def test_a_pushed_item_is_validated_in_the_sender(backend: str, app: FastAPI) ->
             (subscriber,) = app.state.hub.streams
             with pytest.raises(ResponseValidationError, match="author"):
                 await subscriber.send({"body": "no author"})
+            # Built without fastapi.sse's own checks, which would refuse this id first.
+            with pytest.raises(InvalidEventError, match="'id'"):
+                await subscriber.send(FastAPIEvent.model_construct(id="a\x00b"))
 
     run(backend, scenario)
 

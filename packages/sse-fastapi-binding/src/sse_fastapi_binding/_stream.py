@@ -163,10 +163,17 @@ class EventStream(Generic[ItemT]):
     async def send(self, item: ItemT | Any) -> None:
         """Sends one event from a push endpoint, or from a task it handed the stream to.
 
-        `item` is what a generator endpoint would yield: an item of the stream's type (validated
-        now, so a bad item fails here, in the sender) or an event object. Waits while
-        `max_pending` events are queued for a slow client. Raises `EventStreamClosed` once the
-        stream has ended.
+        `item` is what a generator endpoint would yield: an item of the stream's type or an
+        event object. Waits while `max_pending` events are queued for a slow client.
+
+        Raises:
+
+        - FastAPI's ``fastapi.exceptions.ResponseValidationError`` (with pydantic's errors) for
+          an item that does not validate as the stream's type: it is validated now, so a bad
+          item fails here, in the sender, and nothing of it is sent;
+        - `sse_core.InvalidEventError` for an event object whose fields cannot be written;
+        - `EventStreamClosed` once the stream has ended;
+        - `RuntimeError` outside a push endpoint (a generator endpoint yields instead).
         """
         if self._sender is None or self._encoder is None:
             raise RuntimeError(

@@ -13,8 +13,12 @@ import importlib.metadata
 import re
 from collections.abc import AsyncIterator  # noqa: TC003 (FastAPI reads endpoint annotations)
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import fastapi
+import fastapi.utils
+import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
@@ -22,13 +26,24 @@ from packaging.requirements import Requirement
 from pydantic import BaseModel
 
 import sse_fastapi_binding
-from sse_fastapi_binding import EventSourceResponse, EventStreamRoute, enable_event_streams
+from sse_fastapi_binding import (
+    EventSourceResponse,
+    EventStreamRoute,
+    _fastapi_internals,
+    enable_event_streams,
+)
 from sse_fastapi_binding._fastapi_internals import (
     declare_event_stream,
     declare_included_copy,
     response_validation_error,
     route_of,
 )
+from sse_starlette_binding.testing import EventStreamClient
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sse_core import ParsedEvent
 
 PACKAGE = Path(sse_fastapi_binding.__file__).parent
 MODULES = sorted(PACKAGE.glob("*.py"))
@@ -39,6 +54,7 @@ INTERNALS = PACKAGE / "_fastapi_internals.py"
 INTERNAL_USES = re.compile(
     r"fastapi\.\w+\._\w+|_effective_route_context|is_sse_stream|stream_item_(type|field)"
     r"|create_model_field|unique_id|ResponseValidationError\(|scope(\.get\(|\[)\"route\""
+    r"|__signature__|__wrapped__"
 )
 
 
@@ -90,6 +106,33 @@ def test_a_declared_stream_without_a_type_has_no_item_field() -> None:
     assert route.stream_item_field is None
 
 
+def test_a_changed_field_helper_degrades_the_documentation_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def changed(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("create_model_field() got an unexpected keyword argument 'mode'")
+
+    monkeypatch.setattr(fastapi.utils, "create_model_field", changed)
+    app = FastAPI()
+    enable_event_streams(app)
+    with pytest.warns(RuntimeWarning, match=r"/ticks .*the stream works"):
+
+        @app.get("/ticks", response_class=EventSourceResponse)
+        async def ticks() -> AsyncIterator[Tick]:
+            yield Tick(n=1)
+
+    item = app.openapi()["paths"]["/ticks"]["get"]["responses"]["200"]["content"][
+        "text/event-stream"
+    ]["itemSchema"]
+    assert item["properties"]["data"] == {"type": "string"}
+
+    async def scenario() -> list[ParsedEvent]:
+        async with EventStreamClient(app) as client, client.stream("/ticks") as stream:
+            return await stream.collect()
+
+    assert [event.data for event in anyio.run(scenario)] == ['{"n":1}']
+
+
 def test_declaring_an_included_copy_outside_fastapis_build_does_nothing() -> None:
     route = APIRoute("/ticks", lambda: None)
     declare_included_copy(route)
@@ -131,6 +174,19 @@ def test_the_response_validation_error_carries_the_errors_and_the_body() -> None
     assert error.body == {"n": "x"}
 
 
+def test_a_response_validation_error_without_body_keeps_the_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Changed(ResponseValidationError):
+        def __init__(self, errors: Sequence[Any]) -> None:
+            super().__init__(errors)
+
+    monkeypatch.setattr(_fastapi_internals, "ResponseValidationError", Changed)
+    error = response_validation_error([{"loc": ("n",), "msg": "bad"}], {"n": "x"})
+    assert isinstance(error, Changed)
+    assert error.errors() == [{"loc": ("n",), "msg": "bad"}]
+
+
 def test_the_installed_fastapi_is_within_the_declared_range() -> None:
     declared = [
         Requirement(line)
@@ -142,4 +198,4 @@ def test_the_installed_fastapi_is_within_the_declared_range() -> None:
 
 
 def test_the_structural_checks_see_what_they_look_for() -> None:
-    assert len(INTERNAL_USES.findall(INTERNALS.read_text())) >= 6
+    assert len(INTERNAL_USES.findall(INTERNALS.read_text())) >= 8

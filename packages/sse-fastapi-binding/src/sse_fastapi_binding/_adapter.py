@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 from fastapi import Request, Response
 
+from ._fastapi_internals import present_signature
 from ._items import item_encoder
 from ._response import EventSourceResponse
 from ._stream import DEFAULT_SETTINGS, SCOPE_KEY, EventStream, StreamSettings
@@ -148,9 +149,11 @@ def adapt(streaming: StreamEndpoint, status_code: int) -> Callable[..., Awaitabl
 
     var_keyword = [p for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD]
     parameters = [p for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    # No __wrapped__: FastAPI would look through it and see a generator function again.
-    event_stream_endpoint.__signature__ = streaming.signature.replace(  # type: ignore[attr-defined]
-        parameters=[*parameters, *hidden, *var_keyword], return_annotation=EventSourceResponse
+    present_signature(
+        event_stream_endpoint,
+        streaming.signature.replace(
+            parameters=[*parameters, *hidden, *var_keyword], return_annotation=EventSourceResponse
+        ),
     )
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
         setattr(event_stream_endpoint, attribute, getattr(endpoint, attribute, None))

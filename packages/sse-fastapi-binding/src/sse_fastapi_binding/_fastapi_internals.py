@@ -18,7 +18,7 @@ degrades if a FastAPI release changes it. CI tests the lowest FastAPI the packag
    by ``fastapi.utils.create_model_field`` and named after ``APIRoute.unique_id``: the type of
    an event's data, which the generator writes as the data's ``contentSchema`` and whose models
    it adds to ``components``. If it changes: the item schema no longer says what the data holds
-   (or FastAPI refuses the route, which the tests would show); validation is unaffected, as this
+   and a `RuntimeWarning` says so when the route is created; validation is unaffected, as this
    package validates items itself.
 3. ``fastapi.routing._effective_route_context_var``, and ``original_route`` on its value (0.160):
    FastAPI serves and documents a route of an included router through a per-inclusion copy of
@@ -33,8 +33,14 @@ degrades if a FastAPI release changes it. CI tests the lowest FastAPI the packag
    undetected, and such an endpoint streams through FastAPI's pipeline instead.
 5. ``ResponseValidationError(errors, body=...)`` (0.135): the exception FastAPI raises for a
    response that fails its model, built here for an item that fails the stream's type. Its
-   class is public; its constructor is not documented. If it changes, `response_validation_error`
-   fails with a `TypeError` where the item's error should have been.
+   class is public; its constructor is not documented. If it stops taking ``body``, the error
+   is built without it (it still carries pydantic's errors).
+6. FastAPI reads an endpoint's parameters with `inspect.signature`, which honours
+   ``__signature__``, and looks through ``__wrapped__`` to tell a generator endpoint (0.135):
+   `present_signature` gives the adapted endpoint the user's parameters that way, without a
+   ``__wrapped__`` that would lead FastAPI back to the generator. This is the one item that
+   serving rests on: if FastAPI read parameters some other way, stream endpoints would lose
+   their parameters and dependencies, and every route test would fail against that release.
 """
 
 from __future__ import annotations
@@ -42,18 +48,21 @@ from __future__ import annotations
 __all__ = [
     "declare_event_stream",
     "declare_included_copy",
+    "present_signature",
     "response_validation_error",
     "route_of",
 ]
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import fastapi.routing
+import fastapi.utils
 from fastapi.exceptions import ResponseValidationError
-from fastapi.utils import create_model_field
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    import inspect
+    from collections.abc import Callable, Sequence
 
     from fastapi.routing import APIRoute
     from starlette.types import Scope
@@ -61,13 +70,29 @@ if TYPE_CHECKING:
 
 def declare_event_stream(route: APIRoute, item_type: Any) -> None:
     """Tells FastAPI's OpenAPI generator that `route` streams events whose data is an
-    `item_type` (None: data of no declared type). Items 1 and 2."""
+    `item_type` (None: data of no declared type). Items 1 and 2.
+
+    Should FastAPI's helper be gone or take other arguments, the route is still created and
+    serves as before, documented without the item type, and a `RuntimeWarning` says why.
+    """
     route.is_sse_stream = True
-    if item_type is not None:
-        route.stream_item_type = item_type
-        route.stream_item_field = create_model_field(
+    if item_type is None:
+        return
+    try:
+        field = fastapi.utils.create_model_field(
             name="StreamItem_" + route.unique_id, type_=item_type, mode="serialization"
         )
+    except (AttributeError, TypeError) as exc:
+        warnings.warn(
+            f"sse_fastapi_binding could not describe the items of {route.path} to FastAPI "
+            f"{fastapi.__version__} ({type(exc).__name__}: {exc}); the stream works, but its "
+            "OpenAPI item schema does not say what its data holds",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return
+    route.stream_item_type = item_type
+    route.stream_item_field = field
 
 
 def declare_included_copy(route: APIRoute) -> None:
@@ -86,4 +111,14 @@ def route_of(scope: Scope) -> object:
 
 def response_validation_error(errors: Sequence[Any], body: Any) -> ResponseValidationError:
     """FastAPI's error for a response (here: an item) that fails its declared type. Item 5."""
-    return ResponseValidationError(errors, body=body)
+    try:
+        return ResponseValidationError(errors, body=body)
+    except TypeError:  # a constructor without `body`: the errors are what matters
+        return ResponseValidationError(errors)
+
+
+def present_signature(endpoint: Callable[..., Any], signature: inspect.Signature) -> None:
+    """Makes FastAPI solve `signature`'s parameters for `endpoint`. Item 6."""
+    endpoint.__signature__ = signature  # type: ignore[attr-defined]
+    # No __wrapped__: FastAPI would look through it and see a generator function again.
+    assert not hasattr(endpoint, "__wrapped__"), "an adapted endpoint must not wrap another"

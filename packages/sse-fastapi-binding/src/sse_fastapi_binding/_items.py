@@ -13,9 +13,8 @@ from __future__ import annotations
 __all__ = ["ItemEncoder", "item_encoder"]
 
 import functools
-from typing import Any, Final
+from typing import Any
 
-from fastapi.exceptions import ResponseValidationError
 from fastapi.sse import ServerSentEvent as FastAPIEvent
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
@@ -23,8 +22,7 @@ from pydantic_core import to_json
 from sse_core import EventEncoder
 from sse_core import ServerSentEvent as CoreEvent
 
-_DATA_PREFIX: Final = b"data: "
-_EVENT_END: Final = b"\n\n"
+from ._fastapi_internals import response_validation_error
 
 
 class ItemEncoder(EventEncoder):
@@ -51,8 +49,9 @@ class ItemEncoder(EventEncoder):
         if item_type is not None:
             self.adapter = TypeAdapter(item_type)
             # pydantic-core's own validator and serializer, called directly: the TypeAdapter
-            # methods around them cost several times what they do (measured: 0.86 of 0.95 us
-            # per item), for options a stream never passes.
+            # methods around them handle options a stream never passes, at a cost larger than
+            # the work itself (docs/performance.md, "Typed FastAPI endpoints";
+            # benchmarks/fastapi_streaming.py guards it).
             self._validate = self.adapter.validator.validate_python
             self._to_json = self.adapter.serializer.to_json
         # Items of the declared class (the common case) skip the event checks.
@@ -66,9 +65,7 @@ class ItemEncoder(EventEncoder):
                 return super().encode(item)
             if isinstance(item, FastAPIEvent):
                 return super().encode(self._from_fastapi(item))
-        # Compact JSON never holds a raw line break (one inside a string is escaped as \n), so
-        # the data is one line and needs no splitting.
-        return _DATA_PREFIX + self.data_json(item) + _EVENT_END
+        return self.encode_data(self.data_json(item))
 
     def data_json(self, item: Any) -> bytes:
         """`item` as the JSON an event's data carries, validated against the item type."""
@@ -80,7 +77,7 @@ class ItemEncoder(EventEncoder):
             value = self._validate(item)
         except ValidationError as exc:
             # What FastAPI raises for a response that does not match its declared model.
-            raise ResponseValidationError(exc.errors(include_url=False), body=item) from None
+            raise response_validation_error(exc.errors(include_url=False), item) from None
         return self._to_json(value)
 
     def _from_fastapi(self, item: FastAPIEvent) -> CoreEvent:

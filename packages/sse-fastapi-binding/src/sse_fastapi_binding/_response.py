@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from sse_starlette_binding import EventSourceResponse as StarletteEventSourceResponse
 
+from ._fastapi_internals import route_of
 from ._items import ItemEncoder, item_encoder
 
 if TYPE_CHECKING:
-    from anyio.streams.memory import MemoryObjectSendStream
-    from starlette.responses import Response
-    from starlette.types import Message, Receive, Scope, Send
+    from starlette.types import Receive, Scope, Send
 
     from sse_starlette_binding import Content
 
@@ -56,23 +55,9 @@ class EventSourceResponse(StarletteEventSourceResponse):
         if self.sep != "\n":
             raise ValueError("a FastAPI event stream is written with LF line ends only")
         self.encoder: ItemEncoder = item_encoder(item_type)
-        # The sending end of a push endpoint's stream, closed when the response is done.
-        self.push_sender: MemoryObjectSendStream[bytes] | None = None
-        # FastAPI's temporal response of a stream route: the status and headers the endpoint
-        # (or its dependencies) set on it, up to the first event, are sent with the stream's.
-        self.temporal_response: Response | None = None
-
-    def start_message(self, prefix: str = "") -> Message:
-        temporal = self.temporal_response
-        if temporal is not None:
-            self.temporal_response = None
-            if temporal.status_code:
-                self.status_code = temporal.status_code
-            self.raw_headers.extend(temporal.headers.raw)
-        return super().start_message(prefix)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = scope.get("route")
+        route = route_of(scope)
         endpoint = getattr(route, "endpoint", None)
         if not getattr(route, "is_event_stream_route", False) and (
             inspect.isasyncgenfunction(endpoint) or inspect.isgeneratorfunction(endpoint)
@@ -85,8 +70,4 @@ class EventSourceResponse(StarletteEventSourceResponse):
                 "call enable_event_streams(app) before adding routes, or create the router "
                 "with APIRouter(route_class=EventStreamRoute)"
             )
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            if self.push_sender is not None:
-                self.push_sender.close()  # tasks still pushing learn that the stream ended
+        await super().__call__(scope, receive, send)

@@ -16,8 +16,8 @@ import anyio
 from fastapi import Depends, Request
 
 from sse_core import ServerSentEvent as CoreEvent
-from sse_starlette_binding import last_event_id
-from sse_starlette_binding._response import check_seconds
+from sse_starlette_binding import EventSourceResponse as StarletteEventSourceResponse
+from sse_starlette_binding import check_seconds, last_event_id
 
 from ._errors import EventStreamClosed
 
@@ -48,13 +48,16 @@ class StreamSettings:
     - `hold_headers`: hold the response's headers back until the first event (or ping), so that
       an `HTTPException` raised before it becomes a normal error response.
     - `max_pending`: events `EventStream.send` may queue before it waits for the client.
+
+    These defaults are the only ones: `Stream()` takes its defaults from here, and the ping
+    interval and cleanup timeout are the Starlette binding's response's own.
     """
 
-    ping: float = 15.0
+    ping: float = StarletteEventSourceResponse.DEFAULT_PING_INTERVAL
     send_timeout: float | None = None
     retry: int | None = None
     shutdown_grace_period: float = 0.0
-    cleanup_timeout: float | None = 30.0
+    cleanup_timeout: float | None = StarletteEventSourceResponse.DEFAULT_CLEANUP_TIMEOUT
     hold_headers: bool = True
     max_pending: int = 64
 
@@ -87,15 +90,19 @@ class StreamSettings:
         return stream
 
 
+DEFAULT_SETTINGS: Final = StreamSettings()
+"""The settings of an endpoint that takes no stream, and the defaults of `Stream`."""
+
+
 def Stream(  # a dependency marker, capitalized like FastAPI's own Depends
     *,
-    ping: float = 15.0,
-    send_timeout: float | None = None,
-    retry: int | None = None,
-    shutdown_grace_period: float = 0.0,
-    cleanup_timeout: float | None = 30.0,
-    hold_headers: bool = True,
-    max_pending: int = 64,
+    ping: float = DEFAULT_SETTINGS.ping,
+    send_timeout: float | None = DEFAULT_SETTINGS.send_timeout,
+    retry: int | None = DEFAULT_SETTINGS.retry,
+    shutdown_grace_period: float = DEFAULT_SETTINGS.shutdown_grace_period,
+    cleanup_timeout: float | None = DEFAULT_SETTINGS.cleanup_timeout,
+    hold_headers: bool = DEFAULT_SETTINGS.hold_headers,
+    max_pending: int = DEFAULT_SETTINGS.max_pending,
 ) -> Any:
     """Declares an endpoint's event stream with its settings (see `StreamSettings`).
 
@@ -156,10 +163,17 @@ class EventStream(Generic[ItemT]):
     async def send(self, item: ItemT | Any) -> None:
         """Sends one event from a push endpoint, or from a task it handed the stream to.
 
-        `item` is what a generator endpoint would yield: an item of the stream's type (validated
-        now, so a bad item fails here, in the sender) or an event object. Waits while
-        `max_pending` events are queued for a slow client. Raises `EventStreamClosed` once the
-        stream has ended.
+        `item` is what a generator endpoint would yield: an item of the stream's type or an
+        event object. Waits while `max_pending` events are queued for a slow client.
+
+        Raises:
+
+        - FastAPI's ``fastapi.exceptions.ResponseValidationError`` (with pydantic's errors) for
+          an item that does not validate as the stream's type: it is validated now, so a bad
+          item fails here, in the sender, and nothing of it is sent;
+        - `sse_core.InvalidEventError` for an event object whose fields cannot be written;
+        - `EventStreamClosed` once the stream has ended;
+        - `RuntimeError` outside a push endpoint (a generator endpoint yields instead).
         """
         if self._sender is None or self._encoder is None:
             raise RuntimeError(

@@ -17,7 +17,7 @@ read an app's events back, in process or over HTTP, and never hang.
 from ._compat import JSONServerSentEvent, ServerSentEvent
 from ._errors import EventStreamError, SendTimeoutError
 from ._request import last_event_id
-from ._response import Content, EventSourceResponse
+from ._response import Content, EventSourceResponse, check_seconds
 from ._shutdown import notify_shutdown
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "JSONServerSentEvent",
     "SendTimeoutError",
     "ServerSentEvent",
+    "check_seconds",
     "last_event_id",
     "notify_shutdown",
 ]

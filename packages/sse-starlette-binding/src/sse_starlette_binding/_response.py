@@ -219,8 +219,21 @@ def _shared_header(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
 
 
 def check_seconds(name: str, value: object, *, allow_none: bool = False) -> None:
-    """Refuse `value` unless it is a number of seconds >= 0 (or None, if allowed), naming the
-    setting: the one check for every duration the bindings take."""
+    """Refuse `value` unless it is a number of seconds >= 0 (or None, if `allow_none`).
+
+    The one check for every duration the bindings take (`EventSourceResponse`'s `ping`,
+    `send_timeout`, `shutdown_grace_period` and `cleanup_timeout`, and the FastAPI binding's
+    stream settings), public so that code built on the binding refuses a bad duration where it
+    is declared, with the same words. `bool` is refused (``True`` is a bug, never a duration);
+    so are NaN and negative numbers. Raises `TypeError` for a value that is not a number and
+    `ValueError` for one out of range, naming the setting:
+
+    >>> check_seconds("ping", 2.5)
+    >>> check_seconds("ping", -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: ping must be >= 0 seconds, got -1
+    """
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):

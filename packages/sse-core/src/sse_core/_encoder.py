@@ -11,6 +11,7 @@ __all__ = [
 ]
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any, Final, Literal
 
 from ._event import ServerSentEvent
@@ -23,34 +24,53 @@ non-browser clients mishandle it)."""
 
 _LINE_TERMINATORS: Final = ("\n", "\r\n", "\r")
 _EVENT_FIELDS: Final = frozenset(("data", "event", "id", "retry", "comment"))
+# Tuples, not `bytes | bytearray | memoryview`: an isinstance() with a union written out builds
+# the union anew on every call, which costs more than the check.
+_ENCODED: Final = (bytes, bytearray, memoryview)
+_MAPPINGS: Final = (dict, Mapping)
+
+
+def _json_data(value: object, json_dumps: JSONDumps | None = None) -> str:
+    # A mapping's data: text is written as it is, anything else as JSON.
+    if isinstance(value, str):
+        return str(value)
+    return to_json_text(value, json_dumps)
 
 
 def _mapping_bytes(fields: Mapping[str, Any], json_dumps: JSONDumps | None) -> bytes:
+    data_text = _json_data if json_dumps is None else partial(_json_data, json_dumps=json_dumps)
+    try:
+        # The keys become event_bytes' keyword arguments: Python matches them to its parameters
+        # (absent ones are None) faster than a key check and five .get() calls, and refuses any
+        # other key, so the common case pays for no check of its own.
+        return event_bytes(data_text, **fields)
+    except TypeError:
+        _refuse_unknown_fields(fields)
+        raise
+
+
+def _refuse_unknown_fields(fields: Mapping[str, Any]) -> None:
+    # event_bytes(**fields) raised TypeError: either for a key that is not a field, or for a
+    # field of the wrong type. The first is said here, in words about mappings rather than
+    # about a function's arguments; for the second, the caller re-raises the error as it is.
     if not _EVENT_FIELDS.issuperset(fields):
         unknown = sorted(map(str, fields.keys() - _EVENT_FIELDS))
         raise TypeError(
-            f"unknown event field(s) {unknown}: an event mapping may only hold 'data', 'event', "
-            "'id', 'retry' and 'comment'"
-        )
-    data = fields.get("data")
-    if data is not None and not isinstance(data, str):
-        data = to_json_text(data, json_dumps)
-    return event_bytes(
-        data, fields.get("event"), fields.get("id"), fields.get("retry"), fields.get("comment")
-    )
+            f"unknown event field(s) {unknown}: an event mapping may only hold 'data', "
+            "'event', 'id', 'retry' and 'comment'"
+        ) from None
 
 
 def _item_bytes(item: Any, json_dumps: JSONDumps | None) -> bytes:
-    # The LF-terminated bytes of any item but a plain str or a ServerSentEvent, which the
-    # callers handle first because they are the common cases.
+    # The LF-terminated bytes of any item but a plain str, a ServerSentEvent or a dict, which
+    # the caller handles first because they are the common cases, and bytes, which it returns
+    # as they are.
     if isinstance(item, ServerSentEvent):
         return item._fields[5]
-    if isinstance(item, bytes | bytearray | memoryview):
-        return bytes(item)
     if isinstance(item, str):
         return text_event_bytes(str(item))
     # dict first: it matches at once, where the Mapping ABC check alone costs about 400 ns.
-    if isinstance(item, dict | Mapping):
+    if isinstance(item, _MAPPINGS):
         return _mapping_bytes(item, json_dumps)
     # Duck-typed rather than isinstance(item, SupportsServerSentEvent): a runtime protocol check
     # costs microseconds, and every JSON payload below would pay it.
@@ -128,7 +148,7 @@ class EventEncoder:
             wire = item._fields[5]
         elif item_type is dict:
             wire = _mapping_bytes(item, self.json_dumps)
-        elif isinstance(item, bytes | bytearray | memoryview):
+        elif isinstance(item, _ENCODED):
             return bytes(item)  # already encoded: its line ends are the caller's business
         else:
             wire = _item_bytes(item, self.json_dumps)
@@ -173,7 +193,11 @@ def encode(
             wire: bytes = item._fields[5]
             return wire
         if item_type is dict:
-            return _mapping_bytes(item, None)
+            try:
+                return event_bytes(_json_data, **item)
+            except TypeError:
+                _refuse_unknown_fields(item)
+                raise
         return _DEFAULT_ENCODER.encode(item)
     return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps).encode(item)
 

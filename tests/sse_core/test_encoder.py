@@ -268,3 +268,43 @@ def test_an_unencodable_character_is_found_where_the_caller_put_it(
     with pytest.raises(InvalidEventError, match=f"at index {index}") as caught:
         encode(item)
     assert caught.value.field == field
+
+
+class KeepsItsBytes:
+    """An event object that validated its fields with sse_core and kept the bytes."""
+
+    def __init__(self, event: ServerSentEvent) -> None:
+        self.event = event
+        self.calls = 0
+
+    def __sse_wire__(self) -> bytes:
+        self.calls += 1
+        return self.event.wire
+
+
+def test_an_object_that_keeps_its_bytes_is_sent_with_them() -> None:
+    item = KeepsItsBytes(ServerSentEvent("a\nb", event="e"))
+    assert encode(item) == b"event: e\ndata: a\ndata: b\n\n"
+    assert EventEncoder(line_terminator="\r\n").encode(item) == (
+        b"event: e\r\ndata: a\r\ndata: b\r\n\r\n"
+    )
+    assert encode_many([item, "x"]) == b"event: e\ndata: a\ndata: b\n\ndata: x\n\n"
+    assert item.calls == 3
+
+
+def test_the_hook_is_looked_up_on_the_type_and_must_return_bytes() -> None:
+    class Text:
+        def __sse_wire__(self) -> str:
+            return "data: x\n\n"
+
+    with pytest.raises(TypeError, match=r"Text\.__sse_wire__\(\) returned str, not bytes"):
+        encode(Text())
+
+    class NotAHook:
+        pass
+
+    # An attribute of the instance is not the type's hook: the object is JSON data as before.
+    instance = NotAHook()
+    instance.__sse_wire__ = lambda: b"data: x\n\n"  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode(instance)

@@ -65,6 +65,17 @@ def _item_bytes(item: Any, json_dumps: JSONDumps | None) -> bytes:
     # The LF-terminated bytes of any item but a plain str, a ServerSentEvent or a dict, which
     # the caller handles first because they are the common cases, and bytes, which it returns
     # as they are.
+    # An object that keeps the bytes sse_core wrote for it hands them over (see
+    # `EventEncoder.encode`). Looked up on the type, as Python looks up its own hooks: that is
+    # one cached lookup, where an instance's __getattr__ (a pydantic model's) may run code.
+    wire_of = getattr(type(item), "__sse_wire__", None)
+    if wire_of is not None:
+        wire = wire_of(item)
+        if type(wire) is not bytes:
+            raise TypeError(
+                f"{type(item).__name__}.__sse_wire__() returned {type(wire).__name__}, not bytes"
+            )
+        return wire
     if isinstance(item, ServerSentEvent):
         return item._fields[5]
     if isinstance(item, str):
@@ -133,6 +144,11 @@ class EventEncoder:
 
         - `str`: the event's data;
         - `ServerSentEvent`, or an object with `to_server_sent_event()` (typed event models);
+        - an object whose type has a ``__sse_wire__()`` method: it returns the event's bytes as
+          sse_core wrote them, LF line ends (what `ServerSentEvent.wire` is for an event). This
+          is for an event object that validates its fields with sse_core and keeps the bytes,
+          such as sse_starlette_binding's mutable, sse-starlette-compatible events: it is sent
+          without building an immutable `ServerSentEvent` each time;
         - a mapping of event fields (``data``, ``event``, ``id``, ``retry``, ``comment``), whose
           ``data`` is written as-is if it is text and as JSON otherwise;
         - `bytes`, `bytearray` or `memoryview`: already encoded, returned unchanged;

@@ -308,3 +308,36 @@ def test_the_hook_is_looked_up_on_the_type_and_must_return_bytes() -> None:
     instance.__sse_wire__ = lambda: b"data: x\n\n"  # type: ignore[attr-defined]
     with pytest.raises(TypeError, match="not JSON serializable"):
         encode(instance)
+
+
+def test_a_serializer_that_cannot_be_hashed_is_still_used() -> None:
+    class Dumps:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, value: Any) -> bytes:
+            return json.dumps(value, separators=(",", ":")).encode()
+
+    assert encode({"data": [1, 2]}, json_dumps=Dumps()) == b"data: [1,2]\n\n"
+    assert encode_many([[1]], json_dumps=Dumps(), line_terminator="\r\n") == b"data: [1]\r\n\r\n"
+
+
+def test_the_same_settings_give_the_same_bytes_call_after_call() -> None:
+    calls: list[Any] = []
+
+    def dumps(value: Any) -> str:
+        calls.append(value)
+        return json.dumps(value)
+
+    for _ in range(3):
+        assert encode({"data": {"a": 1}}, json_dumps=dumps, line_terminator="\r") == (
+            b'data: {"a": 1}\r\r'
+        )
+    assert calls == [{"a": 1}] * 3
+
+
+def test_an_encoder_uses_its_current_serializer() -> None:
+    encoder = EventEncoder()
+    assert encoder.encode({"data": [1]}) == b"data: [1]\n\n"
+    encoder.json_dumps = lambda value: "replaced"
+    assert encoder.encode({"data": [1]}) == b"data: replaced\n\n"
+    assert encoder.encode([1]) == b"data: replaced\n\n"

@@ -11,12 +11,12 @@ __all__ = [
 ]
 
 from collections.abc import Iterable, Mapping
-from functools import partial
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 from ._event import ServerSentEvent
 from ._json import JSONDumps, to_json_text
-from ._wire import event_bytes, text_event_bytes
+from ._wire import DataText, event_bytes, text_event_bytes
 
 LineTerminator = Literal["\n", "\r\n", "\r"]
 """What ends each line: LF (the default), CRLF, or a bare CR (valid, but avoid it: some
@@ -31,14 +31,14 @@ _MAPPINGS: Final = (dict, Mapping)
 
 
 def _json_data(value: object, json_dumps: JSONDumps | None = None) -> str:
-    # A mapping's data: text is written as it is, anything else as JSON.
+    # A mapping's data (the `DataText` of event_bytes): text is written as it is, anything
+    # else as JSON.
     if isinstance(value, str):
         return str(value)
     return to_json_text(value, json_dumps)
 
 
-def _mapping_bytes(fields: Mapping[str, Any], json_dumps: JSONDumps | None) -> bytes:
-    data_text = _json_data if json_dumps is None else partial(_json_data, json_dumps=json_dumps)
+def _mapping_bytes(fields: Mapping[str, Any], data_text: DataText) -> bytes:
     try:
         # The keys become event_bytes' keyword arguments: Python matches them to its parameters
         # (absent ones are None) faster than a key check and five .get() calls, and refuses any
@@ -61,7 +61,7 @@ def _refuse_unknown_fields(fields: Mapping[str, Any]) -> None:
         ) from None
 
 
-def _item_bytes(item: Any, json_dumps: JSONDumps | None) -> bytes:
+def _item_bytes(item: Any, encoder: EventEncoder) -> bytes:
     # The LF-terminated bytes of any item but a plain str, a ServerSentEvent or a dict, which
     # the caller handles first because they are the common cases, and bytes, which it returns
     # as they are.
@@ -82,7 +82,7 @@ def _item_bytes(item: Any, json_dumps: JSONDumps | None) -> bytes:
         return text_event_bytes(str(item))
     # dict first: it matches at once, where the Mapping ABC check alone costs about 400 ns.
     if isinstance(item, _MAPPINGS):
-        return _mapping_bytes(item, json_dumps)
+        return _mapping_bytes(item, encoder._data_text)
     # Duck-typed rather than isinstance(item, SupportsServerSentEvent): a runtime protocol check
     # costs microseconds, and every JSON payload below would pay it.
     to_event = getattr(item, "to_server_sent_event", None)
@@ -99,7 +99,7 @@ def _item_bytes(item: Any, json_dumps: JSONDumps | None) -> bytes:
             "cannot encode None as an event: yield ServerSentEvent() for an empty event, "
             "or a comment to keep the connection alive"
         )
-    return text_event_bytes(to_json_text(item, json_dumps))
+    return text_event_bytes(to_json_text(item, encoder.json_dumps))
 
 
 class EventEncoder:
@@ -163,16 +163,21 @@ class EventEncoder:
         elif item_type is ServerSentEvent:
             wire = item._fields[5]
         elif item_type is dict:
-            wire = _mapping_bytes(item, self.json_dumps)
+            wire = _mapping_bytes(item, self._data_text)
         elif isinstance(item, _ENCODED):
             return bytes(item)  # already encoded: its line ends are the caller's business
         else:
-            wire = _item_bytes(item, self.json_dumps)
+            wire = _item_bytes(item, self)
         if self.line_terminator == "\n":
             return wire
         # Every LF in the LF-terminated form is a line end (line breaks inside values were
         # turned into separate lines), so swapping them all is exact.
         return wire.replace(b"\n", self._line_terminator_bytes)
+
+    def _data_text(self, value: object) -> str:
+        # A mapping's data, serialized by this encoder's json_dumps (read when it is needed,
+        # so an encoder whose json_dumps was replaced uses the new one).
+        return _json_data(value, self.json_dumps)
 
     def encode_many(self, items: Iterable[Any]) -> bytes:
         """Encode several items into one `bytes`, as `encode` would one by one."""
@@ -188,6 +193,22 @@ class EventEncoder:
 
 
 _DEFAULT_ENCODER: Final = EventEncoder()
+
+
+@lru_cache(maxsize=16)
+def _cached_encoder(line_terminator: LineTerminator, json_dumps: JSONDumps | None) -> EventEncoder:
+    # The functions below, called with a configuration, use one encoder per configuration
+    # instead of building one per call: building one costs about as much as encoding a small
+    # event (benchmarks/encoding.py, object-to-JSON with orjson). A few are kept, not all: a
+    # json_dumps made anew for each call must not fill memory.
+    return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps)
+
+
+def _encoder_for(line_terminator: LineTerminator, json_dumps: JSONDumps | None) -> EventEncoder:
+    try:
+        return _cached_encoder(line_terminator, json_dumps)
+    except TypeError:  # an unhashable json_dumps (a callable object that defines __eq__)
+        return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps)
 
 
 def encode(
@@ -215,7 +236,7 @@ def encode(
                 _refuse_unknown_fields(item)
                 raise
         return _DEFAULT_ENCODER.encode(item)
-    return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps).encode(item)
+    return _encoder_for(line_terminator, json_dumps).encode(item)
 
 
 def encode_many(
@@ -225,7 +246,7 @@ def encode_many(
     json_dumps: JSONDumps | None = None,
 ) -> bytes:
     """Encode several items into one `bytes` (one write for a whole batch of events)."""
-    return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps).encode_many(items)
+    return _encoder_for(line_terminator, json_dumps).encode_many(items)
 
 
 def encode_comment(text: str = "", *, line_terminator: LineTerminator = "\n") -> bytes:
@@ -234,4 +255,4 @@ def encode_comment(text: str = "", *, line_terminator: LineTerminator = "\n") ->
     >>> encode_comment("ping")
     b': ping\\n\\n'
     """
-    return EventEncoder(line_terminator=line_terminator).encode_comment(text)
+    return _encoder_for(line_terminator, None).encode_comment(text)

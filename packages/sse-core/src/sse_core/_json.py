@@ -86,7 +86,7 @@ def to_json_text(value: Any, json_dumps: JSONDumps | None = None) -> str:
         return serialized
     if isinstance(serialized, _ENCODED):
         try:
-            return bytes(serialized).decode("utf-8")
+            return str(serialized, "utf-8")  # any bytes-like object, without a copy
         except UnicodeDecodeError as exc:
             raise InvalidEventError("data", f"json_dumps returned invalid UTF-8: {exc}") from exc
     raise TypeError(f"json_dumps must return str or bytes, not {type(serialized).__name__}")

@@ -7,7 +7,8 @@ order, on a log scale where the libraries differ by orders of magnitude:
   its own) and every typed-endpoint case of `fastapi_streaming.py`;
 - ``latency.png``: `latency.py`'s time to first event, latency (p50 and p99) and fairness;
 - ``memory.png``: `streaming.py`'s RSS growth and tasks per idle connection;
-- ``encoding.png``: `encoding.py`'s nanoseconds per event, case by case.
+- ``encoding.png``: `encoding.py`'s nanoseconds per event, case by case (the drop-in rows in a
+  panel of their own).
 
 A figure whose file is missing is skipped, saying so. The data folder holds the JSON files
 under the names `RESULT_FILES` gives; by default it is ``docs/performance/``, where the figures
@@ -65,9 +66,11 @@ LEGEND: Final = {
     "drop-in": "sse-starlette's code on ours (import changed)",
     "sse-starlette (drop-in code)": "sse-starlette 3.7, the same code",
 }
+# encoding.py's drop-in rows call the binding's classes "drop-in" too, beside "sse-starlette".
 STREAM_LIBRARIES: Final = ("ours", "sse-starlette", "fastapi.sse", "raw ASGI")
 DROPIN_LIBRARIES: Final = ("drop-in", "sse-starlette (drop-in code)")
 ENCODING_LIBRARIES: Final = ("sse-core", "sse-starlette", "fastapi")
+ENCODING_DROPIN_LIBRARIES: Final = ("drop-in", "sse-starlette")
 
 STREAM_MEASURES: Final = {  # streaming.py's measure keys, as the figure labels them
     "fast": "1 stream,\nnever waits",
@@ -304,27 +307,44 @@ def memory(streaming: Mapping[str, Any]) -> Any:
 
 
 def encoding(results: Mapping[str, Any]) -> Any:
-    cases = [case for case in results["cases"] if case.get("target")]
-    figure, axes = plt.subplots(figsize=(9, 4.5))
-    grouped_bars(
-        axes,
-        [case["name"] for case in cases],
-        {
-            library: [
-                case["libraries"][library]["median_ns_per_event"]
-                if library in case["libraries"]
-                else None
-                for case in cases
-            ]
-            for library in ENCODING_LIBRARIES
-        },
-        log=True,
-        label_format="{:,.0f}",
-    )
-    axes.set_title("encoding.py: building and encoding one event", fontsize=10)
-    axes.set_ylabel("nanoseconds per event (log scale; lower is better)")
-    axes.set_xlabel(environment_line(results), fontsize=7)
-    axes.legend(fontsize=7, loc="upper left")
+    def section(case: Mapping[str, Any]) -> str:
+        # Files written before the drop-in rows have no "section", only "target".
+        return str(case.get("section", "target" if case.get("target") else "extra"))
+
+    panels = [
+        (
+            "encoding.py: building and encoding one event",
+            [case for case in results["cases"] if section(case) == "target"],
+            ENCODING_LIBRARIES,
+        ),
+        (
+            "encoding.py, drop-in: sse-starlette's code with each library's classes",
+            [case for case in results["cases"] if section(case) == "drop-in"],
+            ENCODING_DROPIN_LIBRARIES,
+        ),
+    ]
+    panels = [panel for panel in panels if panel[1]]
+    figure, axes_list = plt.subplots(len(panels), 1, figsize=(9, 4.5 * len(panels)), squeeze=False)
+    for axes, (title, cases, libraries) in zip(axes_list[:, 0], panels, strict=True):
+        grouped_bars(
+            axes,
+            [case["name"].removeprefix("drop-in ").replace(" ", "\n", 1) for case in cases],
+            {
+                library: [
+                    case["libraries"][library]["median_ns_per_event"]
+                    if library in case["libraries"]
+                    else None
+                    for case in cases
+                ]
+                for library in libraries
+            },
+            log=True,
+            label_format="{:,.0f}",
+        )
+        axes.set_title(title, fontsize=10)
+        axes.set_ylabel("nanoseconds per event (log scale; lower is better)")
+        axes.set_xlabel(environment_line(results), fontsize=7)
+        axes.legend(fontsize=7, loc="upper left")
     return figure
 
 

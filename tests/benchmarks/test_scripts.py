@@ -124,6 +124,27 @@ def test_streaming_measures_every_library(results: Path) -> None:
     assert all(sample["connections"] == 100 for samples in idle.values() for sample in samples)
 
 
+def test_encoding_measures_every_case_for_every_library(results: Path) -> None:
+    cases = load(results / "encoding.json")["cases"]
+    by_section: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
+        by_section.setdefault(case["section"], []).append(case)
+    # The SPEC's seven encoding cases, each against both peers, each with its own targets.
+    assert len(by_section["target"]) == 7
+    for case in by_section["target"]:
+        assert set(case["libraries"]) == {"sse-core", "sse-starlette", "fastapi"}, case["name"]
+        assert case["targets"], case["name"]
+        assert case["status"] != "extra", case["name"]
+    # sse-starlette's code for six of them, run with each library's classes.
+    assert len(by_section["drop-in"]) == 6
+    for case in by_section["drop-in"]:
+        assert set(case["libraries"]) == {"drop-in", "sse-starlette"}, case["name"]
+        assert case["targets"] == [{"library": "sse-starlette", "ratio": 1.0, "strict": False}]
+    for case in cases:
+        for library in case["libraries"].values():
+            assert library["median_ns_per_event"] > 0
+
+
 def test_latency_measures_every_library(results: Path) -> None:
     latency = load(results / "latency.json")
     assert {entry["library"] for entry in latency["first_event"]} == LIBRARIES

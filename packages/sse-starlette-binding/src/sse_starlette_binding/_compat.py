@@ -19,7 +19,7 @@ run Python code on every attribute write, the constructor's included).
 
 The bytes are written by sse_core's own writer, `sse_core._wire.event_bytes`, which is not
 public API: this package pins its sse-core version exactly, and going through the public
-`encode({...})` instead would build a dict and bind it by keyword, about 400 ns more for an
+`encode({...})` instead would build a dict and bind it by keyword, about 500 ns more for an
 event with every field (docs/performance.md, "Drop-in").
 """
 

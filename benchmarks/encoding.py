@@ -35,6 +35,7 @@ import fastapi.sse
 import orjson
 import sse_starlette.event
 from fastapi.sse import format_sse_event
+from streaming import source_revision
 
 import sse_core
 import sse_starlette_binding
@@ -532,6 +533,7 @@ def environment() -> dict[str, str]:
     info = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
     for distribution in (*LIBRARIES, "sse-starlette-binding", "orjson"):
         info[distribution] = importlib.metadata.version(distribution)
+    info["packages at"] = source_revision()
     info["cpus"] = str(os.cpu_count())
     info["platform"] = platform.platform()
     return info

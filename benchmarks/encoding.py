@@ -364,6 +364,21 @@ def build_cases() -> tuple[Case, ...]:
             note="sse-core encodes the batch in one call; the peers have no batch call",
         ),
         Case(
+            "orjson, held encoder",
+            "the object-to-JSON orjson case through one EventEncoder, as a response holds it",
+            {
+                OURS: 'ENCODER.encode({"data": PAYLOAD})',
+                STARLETTE: "JSONServerSentEvent(PAYLOAD).encode()",
+            },
+            data={"PAYLOAD": payload},
+            library_data={OURS: {"ENCODER": sse_core.EventEncoder(json_dumps=orjson.dumps)}},
+            section=EXTRA,
+            note=(
+                "a stream's encoder is built once (EventSourceResponse(..., json_dumps=...) "
+                "does so); encode(..., json_dumps=...) finds a cached one per call"
+            ),
+        ),
+        Case(
             "dict, fastapi by key",
             "the same D; format_sse_event given each field by key rather than by **",
             {

@@ -15,6 +15,12 @@ app answers the same paths, with the same producers, and writes the same bytes:
     of 15 seconds, far longer than any stream here.
 ``/idle``
     A stream whose producer waits forever on an `anyio.Event` (ping 15 s).
+
+The drop-in pair (`sse_starlette_dropin_app`, `binding_dropin_app`) serves ``/stream`` with
+sse-starlette's own code, once with each library: the endpoint code is the same function,
+given either module, the way a user's code reads after only its import changed. It keeps both
+libraries' defaults (ping 15 s, CRLF, so ``data: <n>`` CRLF CRLF) and its producers build a
+``ServerSentEvent(data=...)`` per event, as sse-starlette's documentation writes them.
 ``/debug/tasks``
     ``len(asyncio.all_tasks())`` as text; the request's own task is counted.
 ``/debug/cpu``
@@ -37,10 +43,13 @@ import functools
 import resource
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import parse_qs
 
 import anyio
+
+if TYPE_CHECKING:
+    import types
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Message: TypeAlias = MutableMapping[str, Any]
@@ -49,6 +58,8 @@ Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Builds the response for `content` and runs it: one per library.
 Respond: TypeAlias = Callable[[Any, Scope, Receive, Send], Awaitable[None]]
+# Builds the item a producer yields from one event's data (the drop-in apps' ServerSentEvent).
+MakeItem: TypeAlias = Callable[..., Any]
 
 MODES: Final = ("fast", "yield", "burst-stream", "burst-gen")
 PING_SECONDS: Final = 15
@@ -92,6 +103,19 @@ async def yielding(items: tuple[Any, ...]) -> AsyncIterator[Any]:
         await asyncio.sleep(0)
 
 
+async def fast_built(texts: tuple[str, ...], make: MakeItem) -> AsyncIterator[Any]:
+    """`fast`, building each event from its data as it goes: ``make(data=text)``."""
+    for text in texts:
+        yield make(data=text)
+
+
+async def yielding_built(texts: tuple[str, ...], make: MakeItem) -> AsyncIterator[Any]:
+    """`yielding`, building each event from its data as it goes."""
+    for text in texts:
+        yield make(data=text)
+        await asyncio.sleep(0)
+
+
 def ready_stream(items: tuple[Any, ...]) -> Any:
     """An anyio memory object stream with every item already in it and its sender closed."""
     sender, receiver = anyio.create_memory_object_stream[Any](max_buffer_size=len(items))
@@ -107,16 +131,22 @@ async def forever() -> AsyncIterator[Any]:
     yield "never"  # pragma: no cover
 
 
-def content_for(mode: str, items: tuple[Any, ...]) -> Any:
-    """The producer for `mode` over `items`."""
-    if mode == "fast":
+def content_for(mode: str, items: tuple[Any, ...], make: MakeItem | None = None) -> Any:
+    """The producer for `mode` over `items`; with `make`, the producer builds each event from
+    its data with ``make(data=item)`` (a burst's memory stream holds events built beforehand,
+    since they are already waiting)."""
+    if make is not None:
+        if mode in ("fast", "burst-gen"):
+            return fast_built(items, make)
+        if mode == "yield":
+            return yielding_built(items, make)
+        items = tuple(make(data=item) for item in items)
+    if mode in ("fast", "burst-gen"):
         return fast(items)
     if mode == "yield":
         return yielding(items)
     if mode == "burst-stream":
         return ready_stream(items)
-    if mode == "burst-gen":
-        return fast(items)
     raise ValueError(f"unknown mode {mode!r}")
 
 
@@ -131,14 +161,17 @@ async def send_text(send: Send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def make_app(respond: Respond, items: Callable[[int], tuple[Any, ...]]) -> ASGIApp:
-    """The benchmark app around one library's `respond`; `items(n)` are its N events."""
+def make_app(
+    respond: Respond, items: Callable[[int], tuple[Any, ...]], make: MakeItem | None = None
+) -> ASGIApp:
+    """The benchmark app around one library's `respond`; `items(n)` are its N events (or,
+    with `make`, their data, which the producers turn into events: see `content_for`)."""
 
     async def streams(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == "/stream":
             query = parse_qs(scope["query_string"].decode())
             mode, n = query["mode"][0], int(query["n"][0])
-            await respond(content_for(mode, items(n)), scope, receive, send)
+            await respond(content_for(mode, items(n), make), scope, receive, send)
         else:
             await respond(forever(), scope, receive, send)
 
@@ -226,6 +259,31 @@ def fastapi_app() -> ASGIApp:
         yield ServerSentEvent(raw_data="never")  # pragma: no cover
 
     return with_debug_paths(api, events)
+
+
+def dropin_app(sse: types.ModuleType) -> ASGIApp:
+    """sse-starlette's code, run by the library `sse` (sse_starlette, or this project's
+    binding after the import change): `EventSourceResponse` with its defaults (ping 15 s,
+    CRLF) over producers that yield ``sse.ServerSentEvent(data=...)``."""
+
+    async def respond(content: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        await sse.EventSourceResponse(content)(scope, receive, send)
+
+    return make_app(respond, texts, sse.ServerSentEvent)
+
+
+def sse_starlette_dropin_app() -> ASGIApp:
+    """The drop-in code as written for sse-starlette 3.7 (``import sse_starlette``)."""
+    import sse_starlette  # noqa: PLC0415 (one library per server)
+
+    return dropin_app(sse_starlette)
+
+
+def binding_dropin_app() -> ASGIApp:
+    """The same code with only the import changed (``import sse_starlette_binding``)."""
+    import sse_starlette_binding  # noqa: PLC0415 (one library per server)
+
+    return dropin_app(sse_starlette_binding)
 
 
 RAW_HEADERS: Final = [

@@ -3,11 +3,12 @@
 Each figure shows medians over a file's runs, one colour per library, always in the same
 order, on a log scale where the libraries differ by orders of magnitude:
 
-- ``throughput.png``: events/s of every `streaming.py` measure and every typed-endpoint case of
-  `fastapi_streaming.py`;
+- ``throughput.png``: events/s of every `streaming.py` measure (the drop-in pair in a panel of
+  its own) and every typed-endpoint case of `fastapi_streaming.py`;
 - ``latency.png``: `latency.py`'s time to first event, latency (p50 and p99) and fairness;
 - ``memory.png``: `streaming.py`'s RSS growth and tasks per idle connection;
-- ``encoding.png``: `encoding.py`'s nanoseconds per event, case by case.
+- ``encoding.png``: `encoding.py`'s nanoseconds per event, case by case (the drop-in rows in a
+  panel of their own).
 
 A figure whose file is missing is skipped, saying so. The data folder holds the JSON files
 under the names `RESULT_FILES` gives; by default it is ``docs/performance/``, where the figures
@@ -52,6 +53,8 @@ COLOURS: Final = {
     "fastapi.sse": "#4a9c5d",
     "fastapi": "#4a9c5d",
     "raw ASGI": "#8c8c8c",
+    "drop-in": "#1b6ca8",
+    "sse-starlette (drop-in code)": "#e08a1e",
 }
 LEGEND: Final = {
     "ours": "ours",
@@ -60,9 +63,14 @@ LEGEND: Final = {
     "fastapi.sse": "fastapi.sse",
     "fastapi": "fastapi.sse",
     "raw ASGI": "raw ASGI (ceiling)",
+    "drop-in": "sse-starlette's code on ours (import changed)",
+    "sse-starlette (drop-in code)": "sse-starlette 3.7, the same code",
 }
+# encoding.py's drop-in rows call the binding's classes "drop-in" too, beside "sse-starlette".
 STREAM_LIBRARIES: Final = ("ours", "sse-starlette", "fastapi.sse", "raw ASGI")
+DROPIN_LIBRARIES: Final = ("drop-in", "sse-starlette (drop-in code)")
 ENCODING_LIBRARIES: Final = ("sse-core", "sse-starlette", "fastapi")
+ENCODING_DROPIN_LIBRARIES: Final = ("drop-in", "sse-starlette")
 
 STREAM_MEASURES: Final = {  # streaming.py's measure keys, as the figure labels them
     "fast": "1 stream,\nnever waits",
@@ -71,6 +79,10 @@ STREAM_MEASURES: Final = {  # streaming.py's measure keys, as the figure labels 
     "burst-gen": "burst,\nasync generator",
     "concurrent-fast": "50 streams,\nnever wait",
     "concurrent-yield": "50 streams,\nsleep(0) per event",
+}
+DROPIN_MEASURES: Final = {  # streaming.py's drop-in measures, run by DROPIN_LIBRARIES
+    "dropin-fast": "1 stream,\nnever waits",
+    "dropin-yield": "1 stream,\nsleep(0) per event",
 }
 FASTAPI_CASES: Final = {  # fastapi_streaming.py's case keys
     "fast": "typed GET,\nnever waits",
@@ -119,12 +131,16 @@ def grouped_bars(
 
 
 def stream_medians(
-    results: Mapping[str, Any], key_name: str, keys: Sequence[str], value: str
+    results: Mapping[str, Any],
+    key_name: str,
+    keys: Sequence[str],
+    value: str,
+    libraries: Sequence[str] = STREAM_LIBRARIES,
 ) -> dict[str, list[float | None]]:
     """Per library, the median of `value` over the samples of each key (a measure or case)."""
-    medians: dict[str, list[float | None]] = {library: [] for library in STREAM_LIBRARIES}
+    medians: dict[str, list[float | None]] = {library: [] for library in libraries}
     by_key = {(entry[key_name], entry["library"]): entry["samples"] for entry in results["streams"]}
-    for library in STREAM_LIBRARIES:
+    for library in libraries:
         for key in keys:
             samples = by_key.get((key, library))
             medians[library].append(median([s[value] for s in samples]) if samples else None)
@@ -139,11 +155,16 @@ def environment_line(results: Mapping[str, Any]) -> str:
 
 
 def throughput(streaming: Mapping[str, Any] | None, fastapi: Mapping[str, Any] | None) -> Any:
-    panels = [panel for panel in (streaming, fastapi) if panel is not None]
-    figure, axes_list = plt.subplots(len(panels), 1, figsize=(9, 4.8 * len(panels)), squeeze=False)
-    axes_iter = iter(axes_list[:, 0])
+    # A panel for streaming.py's plain measures, one for its drop-in pair, one for the
+    # typed endpoints: each only when its file holds results for it.
+    measures = dropin = []
     if streaming is not None:
         measures = [key for key in STREAM_MEASURES if any_key(streaming, "measure", key)]
+        dropin = [key for key in DROPIN_MEASURES if any_key(streaming, "measure", key)]
+    panels = max(1, len([part for part in (measures, dropin, fastapi) if part]))
+    figure, axes_list = plt.subplots(panels, 1, figsize=(9, 4.8 * panels), squeeze=False)
+    axes_iter = iter(axes_list[:, 0])
+    if streaming is not None and measures:
         axes = next(axes_iter)
         grouped_bars(
             axes,
@@ -154,6 +175,22 @@ def throughput(streaming: Mapping[str, Any] | None, fastapi: Mapping[str, Any] |
         )
         axes.set_title("streaming.py: plain events through uvicorn", fontsize=10)
         axes.set_ylabel("events/s (log scale; higher is better)")
+        axes.set_xlabel(environment_line(streaming), fontsize=7)
+        axes.legend(fontsize=7, loc="upper right")
+    if streaming is not None and dropin:
+        axes = next(axes_iter)
+        grouped_bars(
+            axes,
+            [DROPIN_MEASURES[key] for key in dropin],
+            stream_medians(streaming, "measure", dropin, "events_per_second", DROPIN_LIBRARIES),
+            log=True,
+            label_format="{:,.0f}",
+        )
+        axes.set_title(
+            "streaming.py, drop-in: sse-starlette's code (a ServerSentEvent per event, CRLF)",
+            fontsize=10,
+        )
+        axes.set_ylabel("events/s (log scale)")
         axes.set_xlabel(environment_line(streaming), fontsize=7)
         axes.legend(fontsize=7, loc="upper right")
     if fastapi is not None:
@@ -270,27 +307,44 @@ def memory(streaming: Mapping[str, Any]) -> Any:
 
 
 def encoding(results: Mapping[str, Any]) -> Any:
-    cases = [case for case in results["cases"] if case.get("target")]
-    figure, axes = plt.subplots(figsize=(9, 4.5))
-    grouped_bars(
-        axes,
-        [case["name"] for case in cases],
-        {
-            library: [
-                case["libraries"][library]["median_ns_per_event"]
-                if library in case["libraries"]
-                else None
-                for case in cases
-            ]
-            for library in ENCODING_LIBRARIES
-        },
-        log=True,
-        label_format="{:,.0f}",
-    )
-    axes.set_title("encoding.py: building and encoding one event", fontsize=10)
-    axes.set_ylabel("nanoseconds per event (log scale; lower is better)")
-    axes.set_xlabel(environment_line(results), fontsize=7)
-    axes.legend(fontsize=7, loc="upper left")
+    def section(case: Mapping[str, Any]) -> str:
+        # Files written before the drop-in rows have no "section", only "target".
+        return str(case.get("section", "target" if case.get("target") else "extra"))
+
+    panels = [
+        (
+            "encoding.py: building and encoding one event",
+            [case for case in results["cases"] if section(case) == "target"],
+            ENCODING_LIBRARIES,
+        ),
+        (
+            "encoding.py, drop-in: sse-starlette's code with each library's classes",
+            [case for case in results["cases"] if section(case) == "drop-in"],
+            ENCODING_DROPIN_LIBRARIES,
+        ),
+    ]
+    panels = [panel for panel in panels if panel[1]]
+    figure, axes_list = plt.subplots(len(panels), 1, figsize=(9, 4.5 * len(panels)), squeeze=False)
+    for axes, (title, cases, libraries) in zip(axes_list[:, 0], panels, strict=True):
+        grouped_bars(
+            axes,
+            [case["name"].removeprefix("drop-in ").replace(" ", "\n", 1) for case in cases],
+            {
+                library: [
+                    case["libraries"][library]["median_ns_per_event"]
+                    if library in case["libraries"]
+                    else None
+                    for case in cases
+                ]
+                for library in libraries
+            },
+            log=True,
+            label_format="{:,.0f}",
+        )
+        axes.set_title(title, fontsize=10)
+        axes.set_ylabel("nanoseconds per event (log scale; lower is better)")
+        axes.set_xlabel(environment_line(results), fontsize=7)
+        axes.legend(fontsize=7, loc="upper left")
     return figure
 
 

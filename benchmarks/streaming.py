@@ -17,6 +17,9 @@ Measures (every library gets the same events and writes the same bytes):
    closed), and an async generator over N ready events; events/s.
 4. 1,000 idle connections: server RSS growth and asyncio tasks per connection.
 5. 50 concurrent streams, producers as in 1 and in 2: events/s of all the streams together.
+6. Drop-in: sse-starlette's own code (defaults, CRLF, a ``ServerSentEvent(data=...)`` built per
+   event), served by sse-starlette and by our binding with only the import changed, with the
+   producers of 1 and of 2; events/s.
 
 It prints a table per measure (medians over the runs, ratios of ours against each peer
 measured in the same run) and the SPEC targets as met or missed. It reports,
@@ -65,23 +68,37 @@ STARLETTE: Final = "sse-starlette"
 FASTAPI: Final = "fastapi.sse"
 RAW: Final = "raw ASGI"
 LIBRARIES: Final = (OURS, STARLETTE, FASTAPI, RAW)
+# The drop-in pair: sse-starlette's code (`_stream_apps.dropin_app`) run by each library.
+DROPIN: Final = "drop-in"
+DROPIN_STARLETTE: Final = "sse-starlette (drop-in code)"
+DROPIN_LIBRARIES: Final = (DROPIN, DROPIN_STARLETTE)
 LABELS: Final = {
     OURS: "ours (sse-starlette-binding)",
     STARLETTE: "sse-starlette 3.7",
     FASTAPI: "fastapi.sse (FastAPI native)",
     RAW: "raw ASGI (1 message/event)",
+    DROPIN: "drop-in: sse-starlette's code, import changed",
+    DROPIN_STARLETTE: "sse-starlette 3.7, the same code",
 }
-PEERS: Final = (STARLETTE, FASTAPI, RAW)
 FACTORIES: Final = {
     OURS: "ours_app",
     STARLETTE: "sse_starlette_app",
     FASTAPI: "fastapi_app",
     RAW: "raw_app",
+    DROPIN: "binding_dropin_app",
+    DROPIN_STARLETTE: "sse_starlette_dropin_app",
+}
+# The line separator each library's events end with: the drop-in code keeps sse-starlette's
+# default, CRLF; the other servers are all given (or only know) LF.
+SEPARATORS: Final = {
+    library: b"\r\n" if library in DROPIN_LIBRARIES else b"\n" for library in FACTORIES
 }
 
 # SPEC, "Performance targets".
 ONE_STREAM_VS_STARLETTE: Final = 2.0  # at least 2x sse-starlette's events/s
 ONE_STREAM_VS_RAW: Final = 0.85  # within 15% of raw ASGI
+DROPIN_FAST_VS_STARLETTE: Final = 5.0  # sse-starlette's code, import changed, never waiting
+DROPIN_YIELD_VS_STARLETTE: Final = 1.5  # the same, awaiting after each event
 BURST_VS_STARLETTE: Final = 10.0  # at least 10x sse-starlette
 IDLE_MEMORY_VS_STARLETTE: Final = 3.0  # at most a third of sse-starlette's bytes/connection
 IDLE_TASKS_MAX: Final = 2.0  # tasks per connection, the server's request task included
@@ -112,6 +129,9 @@ class StreamMeasure:
     target_name: str = ""
     streams: int = 1
     """Concurrent streams, each of ``events // streams`` events, timed together."""
+    libraries: tuple[str, ...] = LIBRARIES
+    """The servers that run it: first the one judged, then sse-starlette (the `vs_starlette`
+    baseline), then any other peers. The drop-in measures run `DROPIN` and `DROPIN_STARLETTE`."""
 
 
 STREAM_MEASURES: Final = (
@@ -177,6 +197,29 @@ STREAM_MEASURES: Final = (
         100_000,
         10_000,
         streams=CONCURRENT_STREAMS,
+    ),
+    StreamMeasure(
+        "dropin-fast",
+        "6a",
+        "Drop-in: sse-starlette's code (ServerSentEvent per event, CRLF), producer never waits",
+        "fast",
+        500_000,
+        50_000,
+        DROPIN_FAST_VS_STARLETTE,
+        target_name="drop-in, producer that never waits",
+        libraries=DROPIN_LIBRARIES,
+    ),
+    StreamMeasure(
+        "dropin-yield",
+        "6b",
+        "Drop-in: sse-starlette's code (ServerSentEvent per event, CRLF), asyncio.sleep(0) "
+        "after each event",
+        "yield",
+        100_000,
+        10_000,
+        DROPIN_YIELD_VS_STARLETTE,
+        target_name="drop-in, yielding producer",
+        libraries=DROPIN_LIBRARIES,
     ),
 )
 IDLE: Final = "idle"
@@ -424,14 +467,20 @@ class StreamCounter(asyncio.Protocol):
             self.done.set_exception(error)
 
 
-def payload_bytes(events: int) -> int:
-    """The length of ``data: 0\n\n`` ... ``data: <events-1>\n\n``, framing excluded."""
+def payload_bytes(events: int, sep: bytes = b"\n") -> int:
+    """The length of ``data: 0`` ... ``data: <events-1>``, each line and event ended by `sep`,
+    framing excluded."""
     total, digits, low = 0, 1, 0
     while low < events:
         high = min(events, 10**digits)
-        total += (high - low) * (len(b"data: \n\n") + digits)
+        total += (high - low) * (len(b"data: ") + 2 * len(sep) + digits)
         low, digits = high, digits + 1
     return total
+
+
+def expected_events(events: int, sep: bytes = b"\n") -> bytes:
+    """The exact bytes every library writes for `events` events (chunked framing removed)."""
+    return b"".join(b"data: %d%s%s" % (i, sep, sep) for i in range(events))
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,13 +513,15 @@ class StreamSample:
         return self.client_cpu / self.seconds
 
 
-async def time_stream(port: int, mode: str, events: int, streams: int = 1) -> StreamSample:
+async def time_stream(
+    port: int, mode: str, events: int, streams: int = 1, sep: bytes = b"\n"
+) -> StreamSample:
     """Stream `events` events of `mode`, split over `streams` concurrent streams, once; wall
-    time from the requests to the last byte of the last stream."""
+    time from the requests to the last byte of the last stream. `sep` ends the events' lines."""
     each = events // streams
     await get_text(port, f"/debug/prepare?n={each}")
     request = request_bytes(f"/stream?mode={mode}&n={each}")
-    return await time_request(port, request, each, payload_bytes(each), mode, streams=streams)
+    return await time_request(port, request, each, payload_bytes(each, sep), mode, streams=streams)
 
 
 async def connect(port: int, protocol: asyncio.Protocol) -> asyncio.Transport:
@@ -526,9 +577,12 @@ async def time_request(
 
 
 async def check_bytes(port: int, library: str) -> None:
-    """Every mode must write exactly the same bytes in every library: the same work."""
-    expected = b"".join(b"data: %d\n\n" % i for i in range(CHECK_EVENTS))
+    """Every mode must write exactly the same bytes in every library: the same work (the
+    drop-in pair writes sse-starlette's default CRLF, the others LF)."""
+    expected = expected_events(CHECK_EVENTS, SEPARATORS[library])
     for measure in STREAM_MEASURES:
+        if library not in measure.libraries:
+            continue
         status, body = await get(port, f"/stream?mode={measure.mode}&n={CHECK_EVENTS}")
         if status != 200 or body != expected:
             raise MeasurementError(
@@ -643,28 +697,36 @@ def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
     """Take `plan.runs` runs; in each, every library in turn, the order rotating per run."""
     run = runner.run
     results = Results()
-    stream_measures = [m for m in STREAM_MEASURES if m.key in plan.measures]
+    chosen = [m for m in STREAM_MEASURES if m.key in plan.measures]
+    libraries = [
+        library
+        for library in (*LIBRARIES, *DROPIN_LIBRARIES)
+        if any(library in m.libraries for m in chosen)
+        or (IDLE in plan.measures and library in LIBRARIES)
+    ]
     for index in range(plan.runs):
-        shift = index % len(LIBRARIES)
-        for library in LIBRARIES[shift:] + LIBRARIES[:shift]:
+        shift = index % len(libraries)
+        for library in libraries[shift:] + libraries[:shift]:
+            stream_measures = [m for m in chosen if library in m.libraries]
+            sep = SEPARATORS[library]
             if stream_measures:
                 with Server(library) as server:
                     run(check_bytes(server.port, library))
                     for measure in stream_measures:
                         events = plan.events(measure)
                         # A short warm-up stream of the same mode, then the timed one.
-                        run(time_stream(server.port, measure.mode, min(events, 2000)))
+                        run(time_stream(server.port, measure.mode, min(events, 2000), sep=sep))
                         sample = run(
-                            time_stream(server.port, measure.mode, events, measure.streams)
+                            time_stream(server.port, measure.mode, events, measure.streams, sep)
                         )
                         results.streams.setdefault((measure.key, library), []).append(sample)
                         progress(
-                            f"run {index + 1}/{plan.runs} {library:<13} {measure.key:<12} "
+                            f"run {index + 1}/{plan.runs} {library:<13} {measure.key:<13} "
                             f"{sample.events_per_second:>12,.0f} events/s "
                             f"(server {sample.server_us_per_event:.2f} us/event, "
                             f"client CPU {sample.client_busy:.0%})"
                         )
-            if IDLE in plan.measures:
+            if IDLE in plan.measures and library in LIBRARIES:
                 # A fresh server, so that the streams above leave nothing behind in its memory.
                 with Server(library) as server:
                     idle = run(measure_idle(server, plan.connections))
@@ -832,22 +894,24 @@ def stream_report(
     ]
     rows = []
     rates: dict[str, float] = {}
-    for library in LIBRARIES:
+    for library in measure.libraries:
         samples = results.streams.get((measure.key, library), [])
         if not samples:
             continue
         rates[library] = median_of([s.events_per_second for s in samples])
         rows.append(sample_row(LABELS[library], samples))
     out += table(SAMPLE_COLUMNS, rows)
-    ours = rates.get(OURS)
-    ratios = {peer: ours / rates[peer] if ours and peer in rates else None for peer in PEERS}
-    out.append("   ".join(f"ours / {peer}: {ratio_text(ratios[peer])}" for peer in PEERS))
-    vs_starlette, vs_raw = ratios[STARLETTE], ratios[RAW]
+    subject, *peers = measure.libraries
+    ours = rates.get(subject)
+    ratios = {peer: ours / rates[peer] if ours and peer in rates else None for peer in peers}
+    out.append("   ".join(f"{subject} / {peer}: {ratio_text(ratios[peer])}" for peer in peers))
+    vs_starlette, vs_raw = ratios[peers[0]], ratios.get(RAW)
     verdicts = []
     if measure.vs_starlette is not None and vs_starlette is not None:
+        same_code = " (the same code)" if subject == DROPIN else ""
         verdicts.append(
             Verdict(
-                f"{measure.target_name}: >= {measure.vs_starlette:g}x sse-starlette",
+                f"{measure.target_name}: >= {measure.vs_starlette:g}x sse-starlette{same_code}",
                 vs_starlette >= measure.vs_starlette,
                 f"{vs_starlette:.2f}x",
             )
@@ -924,7 +988,8 @@ def report(results: Results, plan: Plan, *, code_changed: bool = False) -> str:
         "library, client in this process",
         environment(),
         [
-            "events are `data: <n>` LF-separated (identical bytes from all four, checked); "
+            "events are `data: <n>` LF-separated (identical bytes from all four, checked; the "
+            "drop-in pair writes sse-starlette's default CRLF, identical between the two); "
             "ratios are of medians, all libraries measured in the same runs",
             SAMPLE_COLUMNS_NOTE,
         ],

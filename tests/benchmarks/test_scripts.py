@@ -26,6 +26,8 @@ pytestmark = pytest.mark.slow
 
 BENCHMARKS: Final = Path(__file__).resolve().parents[2] / "benchmarks"
 LIBRARIES: Final = {"ours", "sse-starlette", "fastapi.sse", "raw ASGI"}
+# streaming.py's drop-in pair: sse-starlette's code run by our binding, and by sse-starlette.
+DROPIN_LIBRARIES: Final = {"drop-in", "sse-starlette (drop-in code)"}
 SCRIPT_TIMEOUT: Final = 180.0
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 
@@ -76,7 +78,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "streaming.py",
         "--quick",
         "--only",
-        "yield,concurrent-fast,idle",
+        "yield,concurrent-fast,dropin-yield,idle",
         "--connections",
         "100",
         "--json",
@@ -111,13 +113,36 @@ def test_streaming_measures_every_library(results: Path) -> None:
     measured = {(entry["measure"], entry["library"]) for entry in streaming["streams"]}
     assert measured == {
         (measure, library) for measure in ("yield", "concurrent-fast") for library in LIBRARIES
-    }
+    } | {("dropin-yield", library) for library in DROPIN_LIBRARIES}
+    dropin = [e for e in streaming["streams"] if e["measure"] == "dropin-yield"]
+    assert {sample["events"] for e in dropin for sample in e["samples"]} == {10_000}
     concurrent = [e for e in streaming["streams"] if e["measure"] == "concurrent-fast"]
     # 50 streams of 1,000 events each (a tenth of 500,000, split 50 ways), all counted.
     assert {sample["events"] for e in concurrent for sample in e["samples"]} == {50_000}
     idle = {entry["library"]: entry["samples"] for entry in streaming["idle"]}
     assert set(idle) == LIBRARIES
     assert all(sample["connections"] == 100 for samples in idle.values() for sample in samples)
+
+
+def test_encoding_measures_every_case_for_every_library(results: Path) -> None:
+    cases = load(results / "encoding.json")["cases"]
+    by_section: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
+        by_section.setdefault(case["section"], []).append(case)
+    # The SPEC's seven encoding cases, each against both peers, each with its own targets.
+    assert len(by_section["target"]) == 7
+    for case in by_section["target"]:
+        assert set(case["libraries"]) == {"sse-core", "sse-starlette", "fastapi"}, case["name"]
+        assert case["targets"], case["name"]
+        assert case["status"] != "extra", case["name"]
+    # sse-starlette's code for six of them, run with each library's classes.
+    assert len(by_section["drop-in"]) == 6
+    for case in by_section["drop-in"]:
+        assert set(case["libraries"]) == {"drop-in", "sse-starlette"}, case["name"]
+        assert case["targets"] == [{"library": "sse-starlette", "ratio": 1.0, "strict": False}]
+    for case in cases:
+        for library in case["libraries"].values():
+            assert library["median_ns_per_event"] > 0
 
 
 def test_latency_measures_every_library(results: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -202,3 +204,140 @@ def test_objects_that_know_their_event_are_encoded_as_that_event() -> None:
     assert encode(Tick()) == b"event: clock\ndata: tick\n\n"
     with pytest.raises(TypeError, match=r"Broken\.to_server_sent_event"):
         encode(Broken())
+
+
+@given(event=sse_st.events())
+def test_a_mapping_of_fields_encodes_as_the_event_with_those_fields(
+    event: ServerSentEvent,
+) -> None:
+    values = (event.data, event.event, event.id, event.retry, event.comment)
+    every_field = dict(zip(ServerSentEvent.__match_args__, values, strict=True))
+    present = {name: value for name, value in every_field.items() if value is not None}
+    assert encode(every_field) == encode(present) == event.wire
+    assert encode(MappingProxyType(present)) == event.wire
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"data": "x", "user": "alice"},
+        {1: "x"},
+        # Named like the encoder's own positional parameter: still not a field.
+        {"data_text": str},
+        # An unknown key is reported even when a known field also has the wrong type.
+        {"id": 7, "user": "alice"},
+    ],
+    ids=["unknown", "not a str", "the encoder's parameter", "unknown and a wrong type"],
+)
+def test_a_mapping_with_a_key_that_is_not_a_field_is_refused(fields: dict[Any, Any]) -> None:
+    with pytest.raises(TypeError, match=r"unknown event field\(s\)"):
+        encode(fields)
+    with pytest.raises(TypeError, match=r"unknown event field\(s\)"):
+        EventEncoder(line_terminator="\r\n").encode(MappingProxyType(fields))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"id": 7}, "'id' field must be a str"), ({"retry": "5"}, "'retry' field must be an int")],
+)
+def test_a_mapping_field_of_the_wrong_type_is_named(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        encode(fields)
+
+
+def test_mapping_data_that_is_a_str_subclass_is_text_not_json() -> None:
+    class Colour(enum.StrEnum):
+        RED = "red"
+
+    assert encode({"data": Colour.RED, "event": Colour.RED}) == b"event: red\ndata: red\n\n"
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "index"),
+    [
+        ({"comment": "a\nb\udfff"}, "comment", 3),
+        ({"data": "a\r\nb\ud800", "id": "1"}, "data", 3),
+        ("one\ntwo\udc00", "data", 7),
+    ],
+)
+def test_an_unencodable_character_is_found_where_the_caller_put_it(
+    item: Any, field: str, index: int
+) -> None:
+    # Lines are rewritten while they are written; the error still points into the value as
+    # given (after CRLF became LF), not into the rewritten lines.
+    with pytest.raises(InvalidEventError, match=f"at index {index}") as caught:
+        encode(item)
+    assert caught.value.field == field
+
+
+class KeepsItsBytes:
+    """An event object that validated its fields with sse_core and kept the bytes."""
+
+    def __init__(self, event: ServerSentEvent) -> None:
+        self.event = event
+        self.calls = 0
+
+    def __sse_wire__(self) -> bytes:
+        self.calls += 1
+        return self.event.wire
+
+
+def test_an_object_that_keeps_its_bytes_is_sent_with_them() -> None:
+    item = KeepsItsBytes(ServerSentEvent("a\nb", event="e"))
+    assert encode(item) == b"event: e\ndata: a\ndata: b\n\n"
+    assert EventEncoder(line_terminator="\r\n").encode(item) == (
+        b"event: e\r\ndata: a\r\ndata: b\r\n\r\n"
+    )
+    assert encode_many([item, "x"]) == b"event: e\ndata: a\ndata: b\n\ndata: x\n\n"
+    assert item.calls == 3
+
+
+def test_the_hook_is_looked_up_on_the_type_and_must_return_bytes() -> None:
+    class Text:
+        def __sse_wire__(self) -> str:
+            return "data: x\n\n"
+
+    with pytest.raises(TypeError, match=r"Text\.__sse_wire__\(\) returned str, not bytes"):
+        encode(Text())
+
+    class NotAHook:
+        pass
+
+    # An attribute of the instance is not the type's hook: the object is JSON data as before.
+    instance = NotAHook()
+    instance.__sse_wire__ = lambda: b"data: x\n\n"  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode(instance)
+
+
+def test_a_serializer_that_cannot_be_hashed_is_still_used() -> None:
+    class Dumps:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, value: Any) -> bytes:
+            return json.dumps(value, separators=(",", ":")).encode()
+
+    assert encode({"data": [1, 2]}, json_dumps=Dumps()) == b"data: [1,2]\n\n"
+    assert encode_many([[1]], json_dumps=Dumps(), line_terminator="\r\n") == b"data: [1]\r\n\r\n"
+
+
+def test_the_same_settings_give_the_same_bytes_call_after_call() -> None:
+    calls: list[Any] = []
+
+    def dumps(value: Any) -> str:
+        calls.append(value)
+        return json.dumps(value)
+
+    for _ in range(3):
+        assert encode({"data": {"a": 1}}, json_dumps=dumps, line_terminator="\r") == (
+            b'data: {"a": 1}\r\r'
+        )
+    assert calls == [{"a": 1}] * 3
+
+
+def test_an_encoder_uses_its_current_serializer() -> None:
+    encoder = EventEncoder()
+    assert encoder.encode({"data": [1]}) == b"data: [1]\n\n"
+    encoder.json_dumps = lambda value: "replaced"
+    assert encoder.encode({"data": [1]}) == b"data: replaced\n\n"
+    assert encoder.encode([1]) == b"data: replaced\n\n"

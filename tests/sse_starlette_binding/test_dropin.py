@@ -54,6 +54,31 @@ def app_for(sse: types.ModuleType, receivers: list[MemoryObjectReceiveStream[Any
 
         return sse.EventSourceResponse(events(), ping=0)
 
+    async def assigned(request: Request) -> Any:
+        # Events changed after they were built, and one event object sent again and again.
+        class Progress(sse.ServerSentEvent):  # type: ignore[misc,name-defined]
+            def __init__(self, done: int) -> None:
+                super().__init__(f"{done}%", event="progress", retry=1000)
+                self.done = done
+
+        async def events() -> AsyncIterator[Any]:
+            event = sse.ServerSentEvent("draft", event="status")
+            yield event
+            event.data = "final"
+            event.id = "2"
+            yield event
+            reused = sse.ServerSentEvent(comment="first")
+            for n in range(3):
+                reused.data = str(n)
+                reused.comment = None
+                yield reused
+            progress = Progress(50)
+            yield progress
+            progress.data, progress.retry = "100%", None
+            yield progress
+
+        return sse.EventSourceResponse(events(), ping=0)
+
     async def sync_generator(request: Request) -> Any:
         def lines() -> Iterator[str]:
             yield from ("sync 1", "sync 2")
@@ -83,6 +108,7 @@ def app_for(sse: types.ModuleType, receivers: list[MemoryObjectReceiveStream[Any
         routes=[
             Route("/dicts", dict_items),
             Route("/events", event_objects),
+            Route("/assigned", assigned),
             Route("/sync", sync_generator),
             Route("/push", push),
             Route("/options", options),
@@ -103,7 +129,7 @@ async def read(sse: types.ModuleType, path: str) -> tuple[int, dict[str, str], b
     return stream.status, dict(stream.headers), stream.raw
 
 
-@pytest.mark.parametrize("path", ["/dicts", "/events", "/sync", "/push", "/options"])
+@pytest.mark.parametrize("path", ["/dicts", "/events", "/assigned", "/sync", "/push", "/options"])
 def test_the_same_app_writes_the_same_stream(backend: str, path: str) -> None:
     async def both() -> list[tuple[int, dict[str, str], bytes]]:
         return [await read(library, path) for library in LIBRARIES.values()]

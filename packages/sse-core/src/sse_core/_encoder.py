@@ -11,12 +11,13 @@ __all__ = [
 ]
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 from ._errors import InvalidEventError
 from ._event import ServerSentEvent
 from ._json import JSONDumps, to_json_text
-from ._wire import event_bytes, text_event_bytes
+from ._wire import DataText, event_bytes, text_event_bytes
 
 LineTerminator = Literal["\n", "\r\n", "\r"]
 """What ends each line: LF (the default), CRLF, or a bare CR (valid, but avoid it: some
@@ -24,35 +25,65 @@ non-browser clients mishandle it)."""
 
 _LINE_TERMINATORS: Final = ("\n", "\r\n", "\r")
 _EVENT_FIELDS: Final = frozenset(("data", "event", "id", "retry", "comment"))
+# Tuples, not `bytes | bytearray | memoryview`: an isinstance() with a union written out builds
+# the union anew on every call, which costs more than the check.
+_ENCODED: Final = (bytes, bytearray, memoryview)
+_MAPPINGS: Final = (dict, Mapping)
 
 
-def _mapping_bytes(fields: Mapping[str, Any], json_dumps: JSONDumps | None) -> bytes:
+def _json_data(value: object, json_dumps: JSONDumps | None = None) -> str:
+    # A mapping's data (the `DataText` of event_bytes): text is written as it is, anything
+    # else as JSON.
+    if isinstance(value, str):
+        return str(value)
+    return to_json_text(value, json_dumps)
+
+
+def _mapping_bytes(fields: Mapping[str, Any], data_text: DataText) -> bytes:
+    try:
+        # The keys become event_bytes' keyword arguments: Python matches them to its parameters
+        # (absent ones are None) faster than a key check and five .get() calls, and refuses any
+        # other key, so the common case pays for no check of its own.
+        return event_bytes(data_text, **fields)
+    except TypeError:
+        _refuse_unknown_fields(fields)
+        raise
+
+
+def _refuse_unknown_fields(fields: Mapping[str, Any]) -> None:
+    # event_bytes(**fields) raised TypeError: either for a key that is not a field, or for a
+    # field of the wrong type. The first is said here, in words about mappings rather than
+    # about a function's arguments; for the second, the caller re-raises the error as it is.
     if not _EVENT_FIELDS.issuperset(fields):
         unknown = sorted(map(str, fields.keys() - _EVENT_FIELDS))
         raise TypeError(
-            f"unknown event field(s) {unknown}: an event mapping may only hold 'data', 'event', "
-            "'id', 'retry' and 'comment'"
-        )
-    data = fields.get("data")
-    if data is not None and not isinstance(data, str):
-        data = to_json_text(data, json_dumps)
-    return event_bytes(
-        data, fields.get("event"), fields.get("id"), fields.get("retry"), fields.get("comment")
-    )
+            f"unknown event field(s) {unknown}: an event mapping may only hold 'data', "
+            "'event', 'id', 'retry' and 'comment'"
+        ) from None
 
 
-def _item_bytes(item: Any, json_dumps: JSONDumps | None) -> bytes:
-    # The LF-terminated bytes of any item but a plain str or a ServerSentEvent, which the
-    # callers handle first because they are the common cases.
+def _item_bytes(item: Any, encoder: EventEncoder) -> bytes:
+    # The LF-terminated bytes of any item but a plain str, a ServerSentEvent or a dict, which
+    # the caller handles first because they are the common cases, and bytes, which it returns
+    # as they are.
+    # An object that keeps the bytes sse_core wrote for it hands them over (see
+    # `EventEncoder.encode`). Looked up on the type, as Python looks up its own hooks: that is
+    # one cached lookup, where an instance's __getattr__ (a pydantic model's) may run code.
+    wire_of = getattr(type(item), "__sse_wire__", None)
+    if wire_of is not None:
+        wire = wire_of(item)
+        if type(wire) is not bytes:
+            raise TypeError(
+                f"{type(item).__name__}.__sse_wire__() returned {type(wire).__name__}, not bytes"
+            )
+        return wire
     if isinstance(item, ServerSentEvent):
         return item._fields[5]
-    if isinstance(item, bytes | bytearray | memoryview):
-        return bytes(item)
     if isinstance(item, str):
         return text_event_bytes(str(item))
     # dict first: it matches at once, where the Mapping ABC check alone costs about 400 ns.
-    if isinstance(item, dict | Mapping):
-        return _mapping_bytes(item, json_dumps)
+    if isinstance(item, _MAPPINGS):
+        return _mapping_bytes(item, encoder._data_text)
     # Duck-typed rather than isinstance(item, SupportsServerSentEvent): a runtime protocol check
     # costs microseconds, and every JSON payload below would pay it.
     to_event = getattr(item, "to_server_sent_event", None)
@@ -69,7 +100,7 @@ def _item_bytes(item: Any, json_dumps: JSONDumps | None) -> bytes:
             "cannot encode None as an event: yield ServerSentEvent() for an empty event, "
             "or a comment to keep the connection alive"
         )
-    return text_event_bytes(to_json_text(item, json_dumps))
+    return text_event_bytes(to_json_text(item, encoder.json_dumps))
 
 
 class EventEncoder:
@@ -114,6 +145,11 @@ class EventEncoder:
 
         - `str`: the event's data;
         - `ServerSentEvent`, or an object with `to_server_sent_event()` (typed event models);
+        - an object whose type has a ``__sse_wire__()`` method: it returns the event's bytes as
+          sse_core wrote them, LF line ends (what `ServerSentEvent.wire` is for an event). This
+          is for an event object that validates its fields with sse_core and keeps the bytes,
+          such as sse_starlette_binding's mutable, sse-starlette-compatible events: it is sent
+          without building an immutable `ServerSentEvent` each time;
         - a mapping of event fields (``data``, ``event``, ``id``, ``retry``, ``comment``), whose
           ``data`` is written as-is if it is text and as JSON otherwise;
         - `bytes`, `bytearray` or `memoryview`: already encoded, returned unchanged;
@@ -128,16 +164,21 @@ class EventEncoder:
         elif item_type is ServerSentEvent:
             wire = item._fields[5]
         elif item_type is dict:
-            wire = _mapping_bytes(item, self.json_dumps)
-        elif isinstance(item, bytes | bytearray | memoryview):
+            wire = _mapping_bytes(item, self._data_text)
+        elif isinstance(item, _ENCODED):
             return bytes(item)  # already encoded: its line ends are the caller's business
         else:
-            wire = _item_bytes(item, self.json_dumps)
+            wire = _item_bytes(item, self)
         if self.line_terminator == "\n":
             return wire
         # Every LF in the LF-terminated form is a line end (line breaks inside values were
         # turned into separate lines), so swapping them all is exact.
         return wire.replace(b"\n", self._line_terminator_bytes)
+
+    def _data_text(self, value: object) -> str:
+        # A mapping's data, serialized by this encoder's json_dumps (read when it is needed,
+        # so an encoder whose json_dumps was replaced uses the new one).
+        return _json_data(value, self.json_dumps)
 
     def encode_many(self, items: Iterable[Any]) -> bytes:
         """Encode several items into one `bytes`, as `encode` would one by one."""
@@ -197,6 +238,22 @@ def _utf8_data(data: bytes) -> str:
 _DEFAULT_ENCODER: Final = EventEncoder()
 
 
+@lru_cache(maxsize=16)
+def _cached_encoder(line_terminator: LineTerminator, json_dumps: JSONDumps | None) -> EventEncoder:
+    # The functions below, called with a configuration, use one encoder per configuration
+    # instead of building one per call: building one costs about as much as encoding a small
+    # event (benchmarks/encoding.py, object-to-JSON with orjson). A few are kept, not all: a
+    # json_dumps made anew for each call must not fill memory.
+    return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps)
+
+
+def _encoder_for(line_terminator: LineTerminator, json_dumps: JSONDumps | None) -> EventEncoder:
+    try:
+        return _cached_encoder(line_terminator, json_dumps)
+    except TypeError:  # an unhashable json_dumps (a callable object that defines __eq__)
+        return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps)
+
+
 def encode(
     item: Any, *, line_terminator: LineTerminator = "\n", json_dumps: JSONDumps | None = None
 ) -> bytes:
@@ -216,9 +273,13 @@ def encode(
             wire: bytes = item._fields[5]
             return wire
         if item_type is dict:
-            return _mapping_bytes(item, None)
+            try:
+                return event_bytes(_json_data, **item)
+            except TypeError:
+                _refuse_unknown_fields(item)
+                raise
         return _DEFAULT_ENCODER.encode(item)
-    return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps).encode(item)
+    return _encoder_for(line_terminator, json_dumps).encode(item)
 
 
 def encode_many(
@@ -228,7 +289,7 @@ def encode_many(
     json_dumps: JSONDumps | None = None,
 ) -> bytes:
     """Encode several items into one `bytes` (one write for a whole batch of events)."""
-    return EventEncoder(line_terminator=line_terminator, json_dumps=json_dumps).encode_many(items)
+    return _encoder_for(line_terminator, json_dumps).encode_many(items)
 
 
 def encode_comment(text: str = "", *, line_terminator: LineTerminator = "\n") -> bytes:
@@ -237,4 +298,4 @@ def encode_comment(text: str = "", *, line_terminator: LineTerminator = "\n") ->
     >>> encode_comment("ping")
     b': ping\\n\\n'
     """
-    return EventEncoder(line_terminator=line_terminator).encode_comment(text)
+    return _encoder_for(line_terminator, None).encode_comment(text)

@@ -14,6 +14,9 @@ from ._errors import InvalidEventError
 JSONDumps = Callable[[Any], "str | bytes"]
 """A JSON serializer: takes a value, returns JSON text as `str` or UTF-8 `bytes` (orjson)."""
 
+# A tuple, not `bytes | bytearray | memoryview`, which isinstance() would build on every call.
+_ENCODED = (bytes, bytearray, memoryview)
+
 _stdlib_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
@@ -81,9 +84,9 @@ def to_json_text(value: Any, json_dumps: JSONDumps | None = None) -> str:
         ) from None
     if isinstance(serialized, str):
         return serialized
-    if isinstance(serialized, bytes | bytearray | memoryview):
+    if isinstance(serialized, _ENCODED):
         try:
-            return bytes(serialized).decode("utf-8")
+            return str(serialized, "utf-8")  # any bytes-like object, without a copy
         except UnicodeDecodeError as exc:
             raise InvalidEventError("data", f"json_dumps returned invalid UTF-8: {exc}") from exc
     raise TypeError(f"json_dumps must return str or bytes, not {type(serialized).__name__}")

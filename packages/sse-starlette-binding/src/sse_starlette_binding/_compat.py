@@ -9,29 +9,59 @@ retry). They differ where sse-starlette is wrong, and each difference is deliber
   instead of being stripped without a word;
 - data that is neither text nor a number is written as JSON, not as its Python `repr`;
 - every value is checked when the event is built, not when it is first sent.
+
+They must also cost no more than sse-starlette's own, since code that changed only its import
+builds one per event. So the event is validated by writing its bytes with sse_core once, when
+it is built, and `encode()` and a response reuse those bytes until a field is assigned. Each
+field is a property whose setter marks the bytes stale; the constructor stores the values
+behind the properties itself, so building an event runs no setter (a `__setattr__` hook would
+run Python code on every attribute write, the constructor's included).
+
+The bytes are written by sse_core's own writer, `sse_core._wire.event_bytes`, which is not
+public API: this package pins its sse-core version exactly, and going through the public
+`encode({...})` instead would build a dict and bind it by keyword, about 500 ns more for an
+event with every field (docs/performance.md, "Drop-in").
 """
 
 from __future__ import annotations
 
 __all__ = ["JSONServerSentEvent", "ServerSentEvent"]
 
-from typing import Any, Final
+from operator import attrgetter
+from typing import Any, ClassVar, Final
 
-from sse_core import EventEncoder, LineTerminator
+from sse_core import LineTerminator
 from sse_core import ServerSentEvent as CoreEvent
+from sse_core._json import to_json_text
+from sse_core._wire import event_bytes, text_data, text_event_bytes
 
-_ENCODERS: Final[dict[str, EventEncoder]] = {
-    sep: EventEncoder(line_terminator=sep) for sep in ("\r\n", "\r", "\n")
-}
-_FIELDS: Final = frozenset(("data", "event", "id", "retry", "comment"))
+_SEPARATORS: Final[dict[str, LineTerminator]] = {"\r\n": "\r\n", "\r": "\r", "\n": "\n"}
+_SEPARATOR_BYTES: Final = {sep: sep.encode("ascii") for sep in _SEPARATORS}
+
+
+def _field(name: str, doc: str) -> Any:
+    """A field: read as fast as a plain attribute (a C getter), and an assignment (or `del`)
+    makes the event's bytes stale, even when the new value is the same object (a dict changed
+    in place, say)."""
+    stored = "_" + name
+
+    def assign(self: ServerSentEvent, value: Any) -> None:
+        setattr(self, stored, value)
+        self._wire = None
+
+    def delete(self: ServerSentEvent) -> None:
+        delattr(self, stored)
+        self._wire = None
+
+    return property(attrgetter(stored), assign, delete, doc)
 
 
 def check_separator(sep: object) -> LineTerminator:
     """`sep` as a line terminator, or ValueError naming it (sse-starlette's `sep` check)."""
-    encoder = _ENCODERS.get(sep) if isinstance(sep, str) else None
-    if encoder is None:
+    line_terminator = _SEPARATORS.get(sep) if isinstance(sep, str) else None
+    if line_terminator is None:
         raise ValueError(f"sep must be one of '\\r\\n', '\\r' or '\\n', got {sep!r}")
-    return encoder.line_terminator
+    return line_terminator
 
 
 class ServerSentEvent:
@@ -41,17 +71,30 @@ class ServerSentEvent:
     the event is sent by a response, the response's own `sep` is used instead, so a stream never
     mixes separators.
 
+    The fields stay assignable, as in sse-starlette. An invalid value is refused with
+    `InvalidEventError` (or `TypeError`) where the event is built, and an invalid value assigned
+    later when the event is next encoded or sent. Data is read when the event is built or a
+    field assigned: a dict changed in place afterwards is sent as it was until a field is
+    assigned again (as sse-starlette's `JSONServerSentEvent` does).
+
     >>> ServerSentEvent("hello", event="greeting", id="1").encode()
     b'id: 1\\r\\nevent: greeting\\r\\ndata: hello\\r\\n\\r\\n'
     """
 
-    DEFAULT_SEPARATOR: Final = "\r\n"
+    DEFAULT_SEPARATOR: ClassVar[str] = "\r\n"
+    # Whether text data is written as JSON too, a quoted string (JSONServerSentEvent's rule).
+    _TEXT_AS_JSON: ClassVar[bool] = False
 
-    data: Any
-    event: str | None
-    id: str | None
-    retry: int | None
-    comment: str | None
+    data: Any = _field("data", "The data: text, a number, or anything JSON can write.")
+    event: str | None = _field("event", "The event type, or None for the default, message.")
+    id: str | None = _field("id", "The event id, or None.")
+    retry: int | None = _field("retry", "The reconnection delay in milliseconds, or None.")
+    comment: str | None = _field("comment", "The comment, or None.")
+    # The event's bytes with LF line ends, or None once a field was assigned (or when a
+    # subclass's __init__ did not call this one): written, and validated, when next needed.
+    _wire: bytes | None = None
+    # The separator encode() writes; an instance holds its own only when it is not CRLF.
+    _sep: LineTerminator = "\r\n"
 
     def __init__(
         self,
@@ -63,20 +106,16 @@ class ServerSentEvent:
         comment: str | None = None,
         sep: str | None = None,
     ) -> None:
-        self._sep = check_separator(self.DEFAULT_SEPARATOR if sep is None else sep)
-        self.data = data
-        self.event = event
-        self.id = id
-        self.retry = retry
-        self.comment = comment
+        # Behind the properties: the bytes written below are not stale.
+        self._data = data
+        self._event = event
+        self._id = id
+        self._retry = retry
+        self._comment = comment
+        if sep is not None or self.DEFAULT_SEPARATOR != "\r\n":
+            self._sep = check_separator(self.DEFAULT_SEPARATOR if sep is None else sep)
         # Validate now, so that a bad value is reported where the event was built.
-        self.to_server_sent_event()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # The fields stay assignable, as in sse-starlette; the cached core event goes stale.
-        object.__setattr__(self, name, value)
-        if name in _FIELDS:
-            object.__setattr__(self, "_core_event", None)
+        self._wire = self._write(data, event, id, retry, comment)
 
     def __repr__(self) -> str:
         fields = ", ".join(
@@ -91,31 +130,55 @@ class ServerSentEvent:
         """The line separator `encode()` writes."""
         return self._sep
 
-    def _data_is_json(self) -> bool:
-        # sse-starlette writes str(data). For text and numbers that is also what JSON would
-        # write, so those stay byte-identical; for anything else str() is a Python repr that no
-        # client can read (a dict's single quotes, True instead of true), so it becomes JSON.
-        data = self.data
-        return not (data is None or isinstance(data, str) or type(data) in (int, float))
+    def _data_text(self, data: Any) -> str | None:
+        """The text `data` is written as (None: no data line).
+
+        sse-starlette writes str(data). For text and numbers that is also what JSON would
+        write, so those stay byte-identical; for anything else str() is a Python repr that no
+        client can read (a dict's single quotes, True instead of true), so it becomes JSON.
+        """
+        if data is None or isinstance(data, str):
+            return data
+        if type(data) is int or type(data) is float:
+            return str(data)  # as sse-starlette writes them (nan and inf included)
+        return to_json_text(data)
+
+    def _write(self, data: Any, event: Any, id: Any, retry: Any, comment: Any) -> bytes:
+        """These field values' bytes, written (and so validated) by sse_core, LF line ends."""
+        if type(data) is str and not self._TEXT_AS_JSON:  # text, the common data
+            if event is None and id is None and retry is None and comment is None:
+                return text_event_bytes(data)  # the common event: data alone
+            return event_bytes(text_data, data, event, id, retry, comment)
+        return event_bytes(text_data, self._data_text(data), event, id, retry, comment)
+
+    def __sse_wire__(self) -> bytes:
+        """The event's bytes with LF line ends, for sse_core's encoder (a response sends them
+        with its own separator); written again, and validated, if a field was assigned since.
+        """
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = self._write(
+                self.data, self.event, self.id, self.retry, self.comment
+            )
+        return wire
 
     def to_server_sent_event(self) -> CoreEvent:
-        """The same event as an immutable `sse_core.ServerSentEvent` (validated, cached)."""
-        core_event: CoreEvent | None = self.__dict__.get("_core_event")
-        if core_event is None:
-            event, id, retry, comment = self.event, self.id, self.retry, self.comment
-            if self._data_is_json():
-                core_event = CoreEvent.from_json(
-                    self.data, event=event, id=id, retry=retry, comment=comment
-                )
-            else:
-                data = None if self.data is None else str(self.data)
-                core_event = CoreEvent(data, event=event, id=id, retry=retry, comment=comment)
-            object.__setattr__(self, "_core_event", core_event)
-        return core_event
+        """The same event as an immutable `sse_core.ServerSentEvent` (validated)."""
+        self.__sse_wire__()  # refuses an invalid field, as encode() would
+        return CoreEvent(
+            self._data_text(self.data),
+            event=self.event,
+            id=self.id,
+            retry=self.retry,
+            comment=self.comment,
+        )
 
     def encode(self) -> bytes:
         """The event's bytes, each line ended by `sep`, the blank line included."""
-        return _ENCODERS[self._sep].encode(self.to_server_sent_event())
+        wire = self.__sse_wire__()
+        sep = self._sep
+        # Every LF in sse_core's bytes ends a line (line breaks inside values became lines).
+        return wire if sep == "\n" else wire.replace(b"\n", _SEPARATOR_BYTES[sep])
 
 
 class JSONServerSentEvent(ServerSentEvent):
@@ -125,5 +188,7 @@ class JSONServerSentEvent(ServerSentEvent):
     b'data: {"n":1,"text":"\\xc3\\xa9"}\\r\\n\\r\\n'
     """
 
-    def _data_is_json(self) -> bool:
-        return self.data is not None
+    _TEXT_AS_JSON: ClassVar[bool] = True
+
+    def _data_text(self, data: Any) -> str | None:
+        return None if data is None else to_json_text(data)

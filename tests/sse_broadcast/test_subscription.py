@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
 import anyio
 import pytest
 from support.broadcast import collect, gap_data, is_gap, take
 
-from sse_broadcast import Broadcast, MemoryBackend, format_event_id, parse_event_id
+from sse_broadcast import (
+    Broadcast,
+    Head,
+    MemoryBackend,
+    Record,
+    format_event_id,
+    parse_event_id,
+)
+from sse_core import ServerSentEvent
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 
 def test_a_subscriber_resumes_after_its_id_then_goes_on_live(backend: str) -> None:
@@ -224,3 +238,57 @@ def test_two_tasks_cannot_iterate_one_subscription(backend: str) -> None:
             task_group.cancel_scope.cancel()
 
     anyio.run(scenario, backend=backend)
+
+
+class FeedByHand:
+    """A backend whose live events the test hands over itself: what a broker's reader does
+    when it fell behind (events missing) or its history was replaced (a new epoch)."""
+
+    position_size = 1
+
+    def __init__(self) -> None:
+        self.listeners: list[Any] = []
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        yield
+
+    async def publish(self, channel: str, template: ServerSentEvent, *, final: bool) -> str:
+        raise NotImplementedError  # the test delivers records itself
+
+    async def attach(self, channel: str, listener: Any) -> Head:
+        self.listeners.append(listener)
+        return Head("a" * 12, (1,), 1, False)
+
+    def detach(self, channel: str, listener: Any) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
+    async def history(self, channel: str, epoch: str, after: Any, upto: Any) -> None:
+        return None
+
+    def deliver(self, epoch: str, number: int) -> None:
+        event = ServerSentEvent(str(number), id=format_event_id(epoch, (number,)))
+        for listener in self.listeners:
+            listener.deliver(Record(epoch, (number,), number, event, False))
+
+
+def test_events_that_never_reached_the_process_and_replaced_histories_are_said() -> None:
+    async def scenario() -> None:
+        feed = FeedByHand()
+        async with Broadcast(feed) as broadcast, broadcast.subscribe("c") as subscription:
+            feed.deliver("a" * 12, 2)
+            feed.deliver("a" * 12, 5)  # 3 and 4 never came
+            feed.deliver("b" * 12, 1)  # a new history, from its first event
+            feed.deliver("c" * 12, 7)  # another, joined late
+            events = await take(subscription, 7)
+        assert [event.data for event in events[::2]] == ["2", "5", "1", "7"]
+        lost, first_reset, second_reset = events[1], events[3], events[5]
+        assert gap_data(lost) == {"reason": "lost", "last_event_id": None, "dropped": 2}
+        assert lost.id is None
+        assert gap_data(first_reset)["reason"] == "reset"
+        assert first_reset.id == "b" * 12 + "-0"  # just before the new history's first event
+        assert gap_data(second_reset)["reason"] == "reset"
+        assert second_reset.id is None  # its first events are lost: no position to give
+
+    anyio.run(scenario)

@@ -9,7 +9,8 @@
 - ``GET /health`` answers once the app is up.
 
 The backend comes from the environment: ``SSE_TEST_BROADCAST_HISTORY`` (events kept per
-channel, default 100000).
+channel, default 100000) and, when ``SSE_TEST_REDIS_URL`` is set, Redis (with the key prefix
+``SSE_TEST_REDIS_PREFIX``) instead of memory: several workers then share the channels.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ if TYPE_CHECKING:
 
 def make_backend() -> Backend:
     history = int(os.environ.get("SSE_TEST_BROADCAST_HISTORY", "100000"))
+    redis_url = os.environ.get("SSE_TEST_REDIS_URL")
+    if redis_url:
+        from sse_broadcast.redis import RedisBackend  # noqa: PLC0415 (only with Redis)
+
+        prefix = os.environ.get("SSE_TEST_REDIS_PREFIX", "sse:")
+        return RedisBackend.from_url(redis_url, history=history, prefix=prefix)
     return MemoryBackend(history=history)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from support.servers import open_request, run_server
 from sse_starlette_binding.testing import open_event_stream
 
 if TYPE_CHECKING:
+    from support.redis import RedisServer
+
     from sse_core import ParsedEvent
 
 APP_DIR = Path(__file__).resolve().parent
@@ -60,6 +63,7 @@ async def follow_with_reconnects(
     seed: int,
     max_connections: int = 400,
     reconnect: bool = True,
+    max_limit: int | None = None,
 ) -> tuple[list[ParsedEvent], int]:
     """Read `channel` until its final event (data ``count - 1``...), dropping the connection
     after a random number of events and reconnecting, to the next port in turn, with the
@@ -73,7 +77,8 @@ async def follow_with_reconnects(
         url = f"http://127.0.0.1:{port}/events?channel={channel}&from_start=1"
         async with open_event_stream(url, last_event_id=last_id, timeout=30) as stream:
             assert stream.status == 200
-            limit = rng.randint(1, max(2, count // 8)) if reconnect else None
+            most = max_limit or max(2, count // 8)
+            limit = rng.randint(1, most) if reconnect else None
             async for event in stream.events(max_events=limit, timeout=60):
                 received.append(event)
                 # The id a browser would reconnect with after dispatching this event (not the
@@ -166,3 +171,45 @@ def test_clients_that_stop_reading_are_ended_beside_a_healthy_one(tmp_path: Path
     ) as server:
         asyncio.run(scenario(server.port))
         assert "Traceback" not in server.log(), server.log_tail()
+
+
+@pytest.mark.redis
+def test_two_workers_on_one_redis_a_client_switching_workers_gets_every_event_once(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    count = 10_000
+    env = {
+        "SSE_TEST_REDIS_URL": redis_server.url,
+        "SSE_TEST_REDIS_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}:",
+    }
+
+    async def scenario(worker_a: int, worker_b: int) -> int:
+        # The client starts on worker B and reconnects to the other worker each time; events
+        # are published through worker A at full speed meanwhile.
+        reader = asyncio.ensure_future(
+            follow_with_reconnects(
+                [worker_b, worker_a], "two-workers", count=count, seed=3, max_limit=300
+            )
+        )
+        await asyncio.sleep(0.05)
+        publisher = asyncio.ensure_future(post_publish(worker_a, "two-workers", count, final=True))
+        (received, connections), ids = await asyncio.wait_for(
+            asyncio.gather(reader, publisher), 180
+        )
+        check_every_event_once(received, count)
+        assert received[-1].id == ids["last"]
+        return connections
+
+    with (
+        run_server(
+            "uvicorn", APP_DIR, tmp_path, app="broadcast_app:app", extra_args=UVICORN_ARGS, env=env
+        ) as worker_a,
+        run_server(
+            "uvicorn", APP_DIR, tmp_path, app="broadcast_app:app", extra_args=UVICORN_ARGS, env=env
+        ) as worker_b,
+    ):
+        connections = asyncio.run(scenario(worker_a.port, worker_b.port))
+        # Dozens of reconnects, so many of them while events were being published.
+        assert connections > 20, connections
+        for worker in (worker_a, worker_b):
+            assert "Traceback" not in worker.log(), worker.log_tail()

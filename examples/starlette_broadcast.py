@@ -1,7 +1,9 @@
 """A Starlette app with resumable fan-out: chat rooms, and LLM-style runs any client can follow.
 
 Serve it with:  uv run uvicorn --app-dir examples starlette_broadcast:app
-Then open http://127.0.0.1:8000/ in two browser tabs, or use curl:
+With REDIS_URL=redis://host:6379/0 in the environment the channels live on Redis, and several
+workers or hosts share them (add --workers 2). Then open http://127.0.0.1:8000/ in two browser
+tabs, or use curl:
 
     curl -N http://127.0.0.1:8000/rooms/lobby/events                     # follow a room
     curl -X POST -d 'hello' http://127.0.0.1:8000/rooms/lobby            # say something
@@ -17,16 +19,17 @@ replay the whole run until then.
 
 from __future__ import annotations
 
+import os
 import secrets
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import anyio
 from starlette.applications import Starlette
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from sse_broadcast import Broadcast, InvalidChannelError, MemoryBackend
+from sse_broadcast import Backend, Broadcast, InvalidChannelError, MemoryBackend
 from sse_starlette_binding import EventSourceResponse, last_event_id
 
 if TYPE_CHECKING:
@@ -34,9 +37,19 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-# One broadcast for the app; its channels live in this process. For several workers, give it
-# a RedisBackend instead: nothing else changes.
-broadcast = Broadcast(MemoryBackend(history=1000, ttl=600))
+
+def make_backend() -> Backend:
+    # Channels in this process; with REDIS_URL set, on Redis, shared by every worker (and
+    # nothing else in the app changes).
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        from sse_broadcast.redis import RedisBackend  # noqa: PLC0415 (needs the redis extra)
+
+        return RedisBackend.from_url(redis_url, history=1000, ttl=600, prefix="example:")
+    return MemoryBackend(history=1000, ttl=600)
+
+
+broadcast = Broadcast(make_backend())
 
 TOKEN_DELAY = 0.05  # seconds between a run's tokens; tests make it shorter
 
@@ -72,6 +85,10 @@ ANSWER = "Server-Sent Events resume where they left off, on any worker."
 
 async def page(request: Request) -> HTMLResponse:
     return HTMLResponse(PAGE)
+
+
+async def health(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
 
 
 async def say(request: Request) -> JSONResponse:
@@ -129,6 +146,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 app = Starlette(
     routes=[
         Route("/", page),
+        Route("/health", health),
         Route("/rooms/{room}", say, methods=["POST"]),
         Route("/rooms/{room}/events", room_events),
         Route("/runs", start_run, methods=["POST"]),

@@ -14,8 +14,13 @@ if TYPE_CHECKING:
     import pytest
 
 
-async def post(client: EventStreamClient, path: str, body: bytes = b"") -> dict[str, str]:
-    headers = {"Content-Length": str(len(body))}
+JSON = {"Content-Type": "application/json"}
+
+
+async def post(
+    client: EventStreamClient, path: str, body: bytes = b"", *, json_body: bool = False
+) -> dict[str, str]:
+    headers = {"Content-Length": str(len(body)), **(JSON if json_body else {})}
     async with client.stream(path, method="POST", body=body, headers=headers) as response:
         assert response.status == 200, response.status
         await response.collect()
@@ -69,5 +74,29 @@ def test_rooms_fan_out_and_refuse_names_that_are_not_channels(backend: str) -> N
                 assert refused.status == 400
                 await refused.collect()
                 assert "invalid channel name" in json.loads(refused.raw)["error"]
+
+    anyio.run(scenario, backend=backend)
+
+
+def test_fastapi_notes_reach_every_follower_and_resume_after_a_drop(backend: str) -> None:
+    example = load_example("fastapi_broadcast")
+    note = json.dumps({"author": "ann", "text": "hello"}).encode()
+
+    async def scenario() -> None:
+        async with example.broadcast, EventStreamClient(example.app) as client:
+            async with client.stream("/notes/events") as first:
+                # The headers come at once, before any note (hold_headers=False).
+                assert first.status == 200
+                await anyio.wait_all_tasks_blocked()
+                ids = [(await post(client, "/notes", note, json_body=True))["id"] for _ in range(3)]
+                (got,) = await first.collect(max_events=1)
+            assert (got.event, json.loads(got.data), got.id) == (
+                "note",
+                {"author": "ann", "text": "hello"},
+                ids[0],
+            )
+            async with client.stream("/notes/events", last_event_id=got.id) as resumed:
+                rest = await resumed.collect(max_events=2)
+            assert [event.id for event in rest] == ids[1:]
 
     anyio.run(scenario, backend=backend)

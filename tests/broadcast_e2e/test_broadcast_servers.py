@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from support.broadcast_http import post_publish
 from support.servers import open_request, run_server
 
 from sse_starlette_binding.testing import open_event_stream
@@ -24,23 +25,6 @@ APP_DIR = Path(__file__).resolve().parent
 UVICORN_ARGS = ("--log-level", "warning", "--timeout-graceful-shutdown", "2")
 
 pytestmark = pytest.mark.slow
-
-
-async def post_publish(
-    port: int, channel: str, count: int, *, start: int = 0, final: bool = False, pad: int = 0
-) -> dict[str, str]:
-    """Have the app publish `count` events (data `start` on) at full speed; their ids."""
-    path = f"/publish?channel={channel}&count={count}&start={start}&final={int(final)}&pad={pad}"
-    response = await open_request(
-        port, path, method="POST", headers=[("Content-Length", "0")], timeout=60
-    )
-    try:
-        assert response.status == 200, response.status
-        body = await asyncio.wait_for(response.read_to_end(), 60)
-    finally:
-        await response.aclose()
-    answer: dict[str, str] = json.loads(body)
-    return answer
 
 
 async def publish_in_batches(port: int, channel: str, count: int, batches: int) -> str:

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from support.broadcast import collect, gap_data, is_gap, take
 
@@ -292,3 +293,20 @@ def test_events_that_never_reached_the_process_and_replaced_histories_are_said()
         assert second_reset.id is None  # its first events are lost: no position to give
 
     anyio.run(scenario)
+
+
+def test_a_subscription_closed_while_it_attaches_leaves_nothing_attached(backend: str) -> None:
+    async def scenario() -> None:
+        memory = MemoryBackend()
+        async with Broadcast(memory) as broadcast:
+            subscription = broadcast.subscribe("racy")
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(subscription.__aenter__)
+                # One turn: the other task starts, and attach yields before it registers.
+                await anyio.lowlevel.checkpoint()
+                await subscription.aclose()
+            assert memory.statistics().listeners == 0
+            with pytest.raises(StopAsyncIteration):
+                await anext(subscription)
+
+    anyio.run(scenario, backend=backend)

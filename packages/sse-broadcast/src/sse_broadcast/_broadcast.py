@@ -150,6 +150,8 @@ class Broadcast:
 
     def opened(self, subscription: Subscription) -> None:
         self._subscriptions[subscription] = None
+        if not self._running:
+            subscription.stop()  # attached while the broadcast was stopping: end it too
 
     def closed(self, subscription: Subscription) -> None:
         self._subscriptions.pop(subscription, None)

@@ -182,13 +182,18 @@ class Subscription:
         backend = self._backend
         try:
             head = await backend.attach(self.channel, self)
+            if self._state == _CLOSED:
+                # Closed while it was being attached: its detach came first, undo the attach.
+                backend.detach(self.channel, self)
+                return
             broadcast.opened(self)
             self._epoch, self._position, self._number = head.epoch, head.position, head.number
             asked = self.last_event_id
             if asked is None and not self.from_start:
                 pass  # live events only
             elif asked is None:
-                if head.epoch is not None:  # nothing published yet: nothing to replay
+                # From the start; with no history (epoch None) there is nothing to replay.
+                if head.epoch is not None:
                     await self._replay(head.epoch, self._zero(), head.position)
             else:
                 parsed = parse_event_id(asked, backend.position_size)

@@ -268,10 +268,11 @@ class FeedByHand:
     async def history(self, channel: str, epoch: str, after: Any, upto: Any) -> None:
         return None
 
-    def deliver(self, epoch: str, number: int) -> None:
-        event = ServerSentEvent(str(number), id=format_event_id(epoch, (number,)))
+    def deliver(self, epoch: str, number: int, position: int | None = None) -> None:
+        place = (number if position is None else position,)
+        event = ServerSentEvent(str(number), id=format_event_id(epoch, place))
         for listener in self.listeners:
-            listener.deliver(Record(epoch, (number,), number, event, False))
+            listener.deliver(Record(epoch, place, number, event, False))
 
 
 def test_events_that_never_reached_the_process_and_replaced_histories_are_said() -> None:
@@ -282,8 +283,10 @@ def test_events_that_never_reached_the_process_and_replaced_histories_are_said()
             feed.deliver("a" * 12, 5)  # 3 and 4 never came
             feed.deliver("b" * 12, 1)  # a new history, from its first event
             feed.deliver("c" * 12, 7)  # another, joined late
-            events = await take(subscription, 7)
-        assert [event.data for event in events[::2]] == ["2", "5", "1", "7"]
+            # The broker went back to an older snapshot: later positions, numbers counted again.
+            feed.deliver("c" * 12, 4, position=8)
+            events = await take(subscription, 9)
+        assert [event.data for event in events[::2]] == ["2", "5", "1", "7", "4"]
         lost, first_reset, second_reset = events[1], events[3], events[5]
         assert gap_data(lost) == {"reason": "lost", "last_event_id": None, "dropped": 2}
         assert lost.id is None
@@ -291,6 +294,8 @@ def test_events_that_never_reached_the_process_and_replaced_histories_are_said()
         assert first_reset.id == "b" * 12 + "-0"  # just before the new history's first event
         assert gap_data(second_reset)["reason"] == "reset"
         assert second_reset.id is None  # its first events are lost: no position to give
+        rolled_back = events[7]
+        assert gap_data(rolled_back) == {"reason": "reset", "last_event_id": None}
 
     anyio.run(scenario)
 

@@ -257,11 +257,15 @@ class Subscription:
                 return None  # replayed already: the seam's duplicate
             number = self._number
             if number is not None and record.number != number + 1:
-                # Events in between never reached this process (a reader that fell behind
-                # the broker's bounded history): say so before going on.
                 self._number = record.number - 1
                 self._pending.appendleft(record)
-                return self._gap_event("lost", None, dropped=record.number - number - 1)
+                if record.number > number:
+                    # Events in between never reached this process (a reader that fell
+                    # behind the broker's bounded history): say so before going on.
+                    return self._gap_event("lost", None, dropped=record.number - number - 1)
+                # Numbers went back in the same history: the broker lost its newest events
+                # (restored from an older snapshot), and counts again from there.
+                return self._gap_event("reset", None)
         elif self._epoch is not None:
             # The channel's history was reset (its broker flushed or restarted, or it expired)
             # while we followed it: events of the old one may be lost.

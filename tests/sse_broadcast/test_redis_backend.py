@@ -204,3 +204,14 @@ def test_an_entry_no_broadcast_wrote_is_stepped_over_with_a_gap(
 
     anyio.run(scenario)
     assert any("skipping entry" in record.getMessage() for record in caplog.records)
+
+
+def test_under_trio_the_redis_backend_says_it_needs_asyncio() -> None:
+    from sse_broadcast.redis import RedisBackend  # noqa: PLC0415
+
+    async def scenario() -> None:
+        with pytest.raises(RuntimeError, match="asyncio only"):
+            async with Broadcast(RedisBackend.from_url("redis://127.0.0.1:1/0")):
+                pass
+
+    anyio.run(scenario, backend="trio")

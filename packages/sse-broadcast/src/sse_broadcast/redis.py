@@ -24,6 +24,7 @@ from __future__ import annotations
 
 __all__ = ["RedisBackend"]
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -67,6 +68,15 @@ _UNAVAILABLE: Final = (RedisConnectionError, RedisTimeoutError, OSError)
 _READ_COUNT: Final = 1000  # entries per stream and read: one reply stays small
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 2.0
 _WAKE_TTL_MS: Final = 3_600_000  # a dead process's wake-up stream goes away by itself
+
+
+def _under_asyncio() -> bool:
+    # An asyncio loop runs this thread under asyncio, and none under trio.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class _Feed:
@@ -168,6 +178,11 @@ class RedisBackend:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        if not _under_asyncio():
+            raise RuntimeError(
+                "RedisBackend runs under asyncio only (redis-py's client is asyncio's); "
+                "use MemoryBackend under trio"
+            )
         try:
             async with anyio.create_task_group() as task_group:
                 task_group.start_soon(self._read_forever)

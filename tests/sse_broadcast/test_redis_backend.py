@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
     from sse_broadcast.redis import RedisBackend
 
-pytestmark = pytest.mark.redis
+# They start a redis-server (a session fixture), so they are slow tests too.
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 
 def backend(server: RedisServer, **settings: Any) -> RedisBackend:

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from support.redis import RedisServer
 
-pytestmark = pytest.mark.redis
+# They start a redis-server (a session fixture), so they are slow tests too.
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 
 @pytest.fixture

@@ -57,3 +57,22 @@ def test_histories_without_a_ttl_are_kept() -> None:
 
     anyio.run(scenario)
     assert repr(MemoryBackend(history=3, ttl=None)) == "MemoryBackend(history=3, ttl=None)"
+
+
+def test_a_backend_runs_again_under_another_event_loop(backend: str) -> None:
+    memory = MemoryBackend(ttl=60)
+    broadcast = Broadcast(memory)
+
+    async def first() -> str:
+        async with broadcast:
+            return await broadcast.publish("kept", "x")
+
+    async def second(first_id: str) -> None:
+        async with broadcast:
+            # Nothing of the first loop is used: its history is there, expiries still work.
+            (event,) = await take(broadcast.subscribe("kept", from_start=True), 1)
+            assert event.id == first_id
+            await broadcast.publish("other", "y")
+
+    first_id = anyio.run(first)
+    anyio.run(second, first_id, backend=backend)

@@ -13,6 +13,7 @@ __all__ = ["MemoryBackend", "MemoryStatistics"]
 import heapq
 import itertools
 import math
+import time
 from collections import deque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -96,6 +97,9 @@ class MemoryBackend:
         self._channels: dict[str, _Channel] = {}
         # (expires_at, order, channel): when to look at a channel's expiry again. One entry
         # per channel at most (`_scheduled`); a publish pushes the expiry back without a push.
+        # Times are time.monotonic(), not the event loop's clock: the backend may be run by
+        # one loop after another (trio's clock has an offset of its own), and keeps its
+        # histories across them.
         self._expiries: list[tuple[float, int, str]] = []
         self._scheduled: set[str] = set()
         self._order = itertools.count()
@@ -129,7 +133,7 @@ class MemoryBackend:
         # second cannot be cancelled, so a published event's id is always returned.
         await anyio.lowlevel.checkpoint_if_cancelled()
         state = self._channel(channel)
-        self._expire_if_due(channel, state, anyio.current_time())
+        self._expire_if_due(channel, state, time.monotonic())
         if state.ended:
             raise ChannelEndedError(
                 f"channel {channel!r} has ended (a final event was published); it takes events "
@@ -146,7 +150,7 @@ class MemoryBackend:
         state.ended = final
         state.events.append(record)
         if self.ttl is not None:
-            state.expires_at = anyio.current_time() + self.ttl
+            state.expires_at = time.monotonic() + self.ttl
             self._schedule(channel, state.expires_at)
         detached = [listener for listener in state.listeners if not listener.deliver(record)]
         for listener in detached:
@@ -158,7 +162,7 @@ class MemoryBackend:
     async def attach(self, channel: str, listener: Listener) -> Head:
         await anyio.lowlevel.checkpoint()
         state = self._channel(channel)
-        self._expire_if_due(channel, state, anyio.current_time())
+        self._expire_if_due(channel, state, time.monotonic())
         state.listeners[listener] = None
         return state.head()
 
@@ -224,7 +228,7 @@ class MemoryBackend:
     async def _expire_forever(self) -> None:
         expiries = self._expiries
         while True:
-            now = anyio.current_time()
+            now = time.monotonic()
             while expiries and expiries[0][0] <= now:
                 _, _, channel = heapq.heappop(expiries)
                 self._scheduled.discard(channel)
@@ -237,6 +241,10 @@ class MemoryBackend:
                 self._expire_if_due(channel, state, now)
                 self._forget_if_unused(channel, state)
             self._wake = anyio.Event()
-            with anyio.move_on_after(expiries[0][0] - now if expiries else math.inf):
-                await self._wake.wait()
-            self._wake = None
+            try:
+                with anyio.move_on_after(expiries[0][0] - now if expiries else math.inf):
+                    await self._wake.wait()
+            finally:
+                # Also when cancelled (the broadcast stops): an event of this loop must not
+                # be set from the next loop that runs the backend.
+                self._wake = None

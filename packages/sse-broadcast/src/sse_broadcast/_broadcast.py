@@ -4,8 +4,11 @@ from __future__ import annotations
 
 __all__ = ["DEFAULT_BUFFER_SIZE", "Broadcast"]
 
+import time
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final, Self, get_args
+
+import anyio.lowlevel
 
 from sse_core import ServerSentEvent
 
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
     from ._backend import Backend
 
 DEFAULT_BUFFER_SIZE: Final = 1000
+YIELD_INTERVAL: Final = 0.001
+"""Seconds a publisher that never waits may go without giving the subscribers a turn."""
 
 
 class Broadcast:
@@ -72,6 +77,9 @@ class Broadcast:
         self._running = False
         self._exit_stack: AsyncExitStack | None = None
         self._subscriptions: dict[Subscription, None] = {}
+        self._yield_every = max(1, buffer_size // 4)
+        self._unyielded = 0
+        self._yielded_at = 0.0
 
     def __repr__(self) -> str:
         return (
@@ -113,11 +121,26 @@ class Broadcast:
         (also when they replay it later), and publishing to the channel raises
         `ChannelEndedError` until its history expires.
 
-        Never waits for subscribers. Raises `InvalidChannelError` for a bad channel name and
-        `BackendUnavailableError` when the backend's broker cannot be reached.
+        Never waits for subscribers; a publisher that never waits still gives them a turn at
+        least every millisecond (and every quarter of `buffer_size` events). Raises
+        `InvalidChannelError` for a bad channel name and `BackendUnavailableError` when the
+        backend's broker cannot be reached.
         """
         self.check_running()
-        return await self.backend.publish(check_channel(channel), event_template(item), final=final)
+        event_id = await self.backend.publish(
+            check_channel(channel), event_template(item), final=final
+        )
+        # A publisher that never waits must still let the subscribers run, or their buffers
+        # fill up; but a turn after every event would make each of them write every event on
+        # its own. So: a turn at least every millisecond, and every quarter of a buffer's
+        # worth of events. Subscribers then take what came meanwhile in one write, and never
+        # fall behind for want of a turn. Not cancellable: the event is published.
+        self._unyielded += 1
+        now = time.monotonic()
+        if self._unyielded >= self._yield_every or now - self._yielded_at >= YIELD_INTERVAL:
+            self._unyielded, self._yielded_at = 0, now
+            await anyio.lowlevel.cancel_shielded_checkpoint()
+        return event_id
 
     def subscribe(
         self, channel: str, *, last_event_id: str | None = None, from_start: bool = False

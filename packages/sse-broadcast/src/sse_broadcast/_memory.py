@@ -128,9 +128,8 @@ class MemoryBackend:
                 task_group.cancel_scope.cancel()
 
     async def publish(self, channel: str, template: ServerSentEvent, *, final: bool) -> str:
-        # A cancellation point before anything is stored, and a turn for the subscribers after
-        # (a publisher that never waits must not keep them from draining their buffers); the
-        # second cannot be cancelled, so a published event's id is always returned.
+        # A cancellation point before anything is stored; the turn for the subscribers that a
+        # publisher in a tight loop owes them is the broadcast's (see `Broadcast.publish`).
         await anyio.lowlevel.checkpoint_if_cancelled()
         state = self._channel(channel)
         self._expire_if_due(channel, state, time.monotonic())
@@ -155,7 +154,6 @@ class MemoryBackend:
         detached = [listener for listener in state.listeners if not listener.deliver(record)]
         for listener in detached:
             del state.listeners[listener]
-        await anyio.lowlevel.cancel_shielded_checkpoint()
         assert event.id is not None
         return event.id
 

@@ -12,6 +12,8 @@ from support.node import (
     start_eventsource_parser_worker,
     unavailable,
 )
+from support.redis import RedisServer, RedisUnavailable, start_redis_server
+from support.redis import unavailable as redis_unavailable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,3 +49,20 @@ def backend(request: pytest.FixtureRequest) -> str:
     """The anyio backend to run under: a test that takes it runs once per backend, driving its
     scenario with ``anyio.run(scenario, backend=backend)``."""
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the whole session, on a free loopback port, persistence off.
+
+    Skipped when redis-server is missing; in CI that is a failure. Tests keep apart by using
+    their own channel names (or prefixes), never by flushing it.
+    """
+    try:
+        server = start_redis_server(tmp_path_factory.mktemp("redis"))
+    except RedisUnavailable as exc:
+        redis_unavailable(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -173,3 +173,24 @@ def test_plots_says_when_there_is_nothing_to_draw(tmp_path: Path) -> None:
     )
     assert completed.returncode == 1
     assert "nothing to draw" in completed.stderr
+
+
+def test_fanout_measures_ours_and_the_peer_with_each_backend(tmp_path: Path) -> None:
+    output = run_script(
+        "fanout.py", "--subscribers", "20", "--events", "20", "--json", str(tmp_path / "f.json")
+    )
+    samples = load_list(tmp_path / "f.json")
+    # Memory always; Redis too where redis-server is installed (CI installs it).
+    backends = {"memory", "redis"} if Path("/usr/bin/redis-server").exists() else {"memory"}
+    assert {(s["library"], s["backend"]) for s in samples} == {
+        (library, backend) for library in ("ours", "peer") for backend in backends
+    }
+    for sample in samples:
+        assert sample["subscribers"] == 20
+        assert sample["delivered_per_s"] > 0
+    assert "ours/peer delivered events/s" in output
+
+
+def load_list(path: Path) -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = json.loads(path.read_text())
+    return loaded

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import pytest
 
 from sse_starlette_binding.testing._http import Exchange
+from support.ports import HOST, free_port
 from support.recording import RECORD_ENV
 
 if TYPE_CHECKING:
@@ -46,17 +47,8 @@ if TYPE_CHECKING:
 
 ServerKind = Literal["uvicorn", "hypercorn", "granian"]
 
-HOST: Final = "127.0.0.1"
 STARTUP_TIMEOUT: Final = 15.0
 TESTS_DIR: Final = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def raise_fd_limit() -> int:

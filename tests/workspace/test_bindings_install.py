@@ -1,4 +1,4 @@
-"""The binding's distribution installs with its declared dependencies and nothing else."""
+"""Each distribution installs with its declared dependencies (extras aside), and they import."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from packaging.requirements import Requirement
 
 
-@pytest.mark.parametrize("distribution", ["sse-starlette-binding", "sse-fastapi-binding"])
+@pytest.mark.parametrize(
+    "distribution", ["sse-starlette-binding", "sse-fastapi-binding", "sse-broadcast"]
+)
 def test_declared_dependencies_are_importable(distribution: str) -> None:
     module = importlib.import_module(distribution.replace("-", "_"))
     assert module.__all__ is not None

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import anyio
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from sse_broadcast import Broadcast, MemoryBackend
+from sse_core import EventParser
 from sse_starlette_binding import EventSourceResponse, last_event_id
 from sse_starlette_binding.testing import EventStreamClient
+
+if TYPE_CHECKING:
+    from starlette.types import Message
 
 
 def make_app(broadcast: Broadcast) -> Starlette:
@@ -69,3 +75,36 @@ def test_the_final_event_completes_the_response(backend: str) -> None:
             assert memory.statistics().listeners == 0
 
     anyio.run(scenario, backend=backend)
+
+
+def test_events_a_subscriber_holds_leave_in_one_body_message(backend: str) -> None:
+    """The response takes what a subscription already holds with its `receive_nowait`, as it
+    does a memory stream's backlog: a subscriber woken by a burst writes it in one message."""
+    messages: list[bytes] = []
+
+    async def scenario() -> None:
+        async with Broadcast() as broadcast:
+            subscription = broadcast.subscribe("burst")
+            await subscription.__aenter__()  # attached: every event below reaches it
+            for n in range(50):
+                await broadcast.publish("burst", f"event {n}")
+            await broadcast.publish("burst", "end", final=True)
+
+            async def receive() -> Message:
+                await anyio.sleep_forever()
+                raise AssertionError("unreachable")
+
+            async def send(message: Message) -> None:
+                body = message.get("body")
+                if isinstance(body, bytes) and body:
+                    messages.append(body)
+
+            response = EventSourceResponse(subscription, ping=0)
+            with anyio.fail_after(5):
+                await response({"type": "http", "method": "GET"}, receive, send)
+
+    anyio.run(scenario, backend=backend)
+    events = [event.data for event in EventParser().feed(b"".join(messages))]
+    assert events == [f"event {n}" for n in range(50)] + ["end"]
+    # The first event is taken by iterating, and everything held behind it goes with it.
+    assert len(messages) == 1, [len(body) for body in messages]

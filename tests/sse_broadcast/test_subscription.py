@@ -208,6 +208,33 @@ def test_closing_a_subscription_detaches_it_and_forgets_an_empty_channel(backend
     anyio.run(scenario, backend=backend)
 
 
+def test_receive_nowait_hands_over_ready_events_as_a_memory_stream_does(backend: str) -> None:
+    """What a response uses to write the events a subscriber holds in one message."""
+
+    async def scenario() -> None:
+        async with Broadcast() as broadcast:
+            subscription = broadcast.subscribe("news")
+            with pytest.raises(anyio.WouldBlock):
+                subscription.receive_nowait()  # not started: nothing can be ready
+            async with subscription:
+                with pytest.raises(anyio.WouldBlock):
+                    subscription.receive_nowait()
+                ids = [await broadcast.publish("news", f"event {n}") for n in range(3)]
+                first = await anext(subscription)
+                rest = [subscription.receive_nowait(), subscription.receive_nowait()]
+                assert [event.id for event in [first, *rest]] == ids
+                with pytest.raises(anyio.WouldBlock):
+                    subscription.receive_nowait()
+                await broadcast.publish("news", "last", final=True)
+                assert subscription.receive_nowait().data == "last"
+                with pytest.raises(anyio.EndOfStream):
+                    subscription.receive_nowait()  # the final event ended it
+            with pytest.raises(anyio.EndOfStream):
+                subscription.receive_nowait()
+
+    anyio.run(scenario, backend=backend)
+
+
 def test_closing_from_another_task_ends_a_waiting_iteration(backend: str) -> None:
     async def scenario() -> None:
         async with Broadcast() as broadcast:

@@ -100,24 +100,9 @@ class Subscription:
         while True:
             # Events that are ready are returned without awaiting anything: a response that
             # steps this iterator sees them ready and writes them together.
-            pending = self._pending
-            if pending:
-                item = pending.popleft()
-                if type(item) is not Record:
-                    assert isinstance(item, ServerSentEvent)
-                    return item
-                event = self._accept(item)
-                if event is not None:
-                    return event
-                continue
-            live = self._live
-            if live:
-                if self._dropped_count:
-                    return self._overflow_gap()
-                event = self._accept(live.popleft())
-                if event is not None:
-                    return event
-                continue
+            event = self._next_ready()
+            if event is not None:
+                return event
             if self._ending or self._state != _RUNNING:
                 self._close()
                 raise StopAsyncIteration
@@ -128,6 +113,41 @@ class Subscription:
                 await waiter.wait()
             finally:
                 self._waiter = None
+
+    def receive_nowait(self) -> ServerSentEvent:
+        """The next event if it is ready, without waiting, as anyio's memory object streams
+        hand over theirs: raises `anyio.WouldBlock` when none is ready (or the subscription
+        has not started), and `anyio.EndOfStream` when the iteration has ended. A response
+        uses it to write the events a subscriber holds together, in one message."""
+        if self._state == _RUNNING:
+            event = self._next_ready()
+            if event is not None:
+                return event
+            if not self._ending:
+                raise anyio.WouldBlock
+        elif self._state != _CLOSED:
+            raise anyio.WouldBlock
+        raise anyio.EndOfStream
+
+    def _next_ready(self) -> ServerSentEvent | None:
+        """The next event that is ready to hand out (gap events and replayed records first,
+        then live ones), or None."""
+        pending, live = self._pending, self._live
+        while True:
+            if pending:
+                item = pending.popleft()
+                if type(item) is not Record:
+                    assert isinstance(item, ServerSentEvent)
+                    return item
+                event = self._accept(item)
+            elif live:
+                if self._dropped_count:
+                    return self._overflow_gap()
+                event = self._accept(live.popleft())
+            else:
+                return None
+            if event is not None:
+                return event
 
     async def aclose(self) -> None:
         """Detach the subscriber and end the iteration (what a response does when its stream

@@ -6,7 +6,7 @@ Two tasks per connection, the server's own request task included:
   the producer waited for something is written at once, in the same task, with no hand-off:
   a producer that awaits between events (a token stream, a subscription) costs one ASGI
   message per event, like a hand-written ASGI app. Events that are ready one after another
-  (a fast producer, a memory-stream backlog) are gathered and written together, up to
+  (a fast producer, a backlog) are gathered and written together, up to
   `PENDING_LIMIT` bytes or `PENDING_EVENTS` events per message (write coalescing). The first
   event of such a run is written at once, alone: until the next one is ready, nothing says
   that more are coming, and a lone event must not wait for a hand-off to the other task.
@@ -41,12 +41,12 @@ Two tasks per connection, the server's own request task included:
 
 from __future__ import annotations
 
-__all__ = ["PENDING_EVENTS", "PENDING_LIMIT", "PLAIN_AWAITS", "Delivery"]
+__all__ = ["PENDING_EVENTS", "PENDING_LIMIT", "PLAIN_AWAITS", "Delivery", "HoldsBacklog"]
 
 import contextlib
 import logging
 import types
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 import anyio
 import anyio.lowlevel
@@ -63,6 +63,19 @@ if TYPE_CHECKING:
     from ._delivery_settings import DeliverySettings
 
 logger = logging.getLogger("sse_starlette_binding")
+
+
+@runtime_checkable
+class HoldsBacklog(Protocol):
+    """Content that can hand over an item it already holds without waiting, as anyio's memory
+    object streams do: `receive_nowait` returns it, or raises `anyio.WouldBlock` when there is
+    none and `anyio.EndOfStream` when there will be no more (sse_broadcast's subscriptions
+    offer it too). What such content holds is gathered into the write of the item before."""
+
+    def receive_nowait(self) -> Any:
+        """The next item if it is ready; `anyio.WouldBlock` or `anyio.EndOfStream` if not."""
+        ...
+
 
 PENDING_LIMIT: Final = 64 * 1024
 """Bytes gathered into one write at most. Big enough that a burst leaves in few writes, small
@@ -182,7 +195,7 @@ class Delivery:
         pending = self.pending  # one list for the stream's life: emptied in place, never replaced
         # Per-stream constants of the write fast path below, looked up once.
         send, body_type, clock = self.send, self.body_type, self.clock
-        backlog = content if isinstance(content, MemoryObjectReceiveStream) else None
+        backlog = content if isinstance(content, HoldsBacklog) else None
         try:
             next_step = content.__aiter__().__anext__
             plain_awaits = 0
@@ -257,10 +270,11 @@ class Delivery:
             self.data_sender_scope.cancel()
             await self.close_content(content)
 
-    def take_backlog(self, stream: MemoryObjectReceiveStream[Any]) -> None:
+    def take_backlog(self, stream: HoldsBacklog) -> None:
         # Every receive() from a memory stream yields to the event loop, even when items are
-        # waiting, which would send each one on its own. Items already in the stream's buffer
-        # are ready now: take them without waiting, up to the pending limit.
+        # waiting, which would send each one on its own; and a producer that waited for its
+        # last event (a subscription) is taken with plain awaits for a while. Items the content
+        # already holds are ready now: take them without waiting, up to the pending limit.
         while self.pending_size < PENDING_LIMIT and len(self.pending) < PENDING_EVENTS:
             try:
                 item = stream.receive_nowait()

@@ -36,7 +36,7 @@ def _json_data(value: object, json_dumps: JSONDumps | None = None) -> str:
     # else as JSON.
     if isinstance(value, str):
         return str(value)
-    return to_json_text(value, json_dumps)
+    return to_json_text(value, json_dumps=json_dumps)
 
 
 def _mapping_bytes(fields: Mapping[str, Any], data_text: DataText) -> bytes:
@@ -100,7 +100,7 @@ def _item_bytes(item: Any, encoder: EventEncoder) -> bytes:
             "cannot encode None as an event: yield ServerSentEvent() for an empty event, "
             "or a comment to keep the connection alive"
         )
-    return text_event_bytes(to_json_text(item, encoder.json_dumps))
+    return text_event_bytes(to_json_text(item, json_dumps=encoder.json_dumps))
 
 
 class EventEncoder:

@@ -141,7 +141,11 @@ class ServerSentEvent:
         '{"n":1}'
         """
         return cls(
-            to_json_text(value, json_dumps), event=event, id=id, retry=retry, comment=comment
+            to_json_text(value, json_dumps=json_dumps),
+            event=event,
+            id=id,
+            retry=retry,
+            comment=comment,
         )
 
 

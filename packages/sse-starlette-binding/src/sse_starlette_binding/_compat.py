@@ -30,9 +30,8 @@ __all__ = ["JSONServerSentEvent", "ServerSentEvent"]
 from operator import attrgetter
 from typing import Any, ClassVar, Final
 
-from sse_core import LineTerminator
+from sse_core import LineTerminator, to_json_text
 from sse_core import ServerSentEvent as CoreEvent
-from sse_core._json import to_json_text
 from sse_core._wire import event_bytes, text_data, text_event_bytes
 
 _SEPARATORS: Final[dict[str, LineTerminator]] = {"\r\n": "\r\n", "\r": "\r", "\n": "\n"}

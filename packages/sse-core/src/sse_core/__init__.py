@@ -20,6 +20,7 @@ from ._event import ServerSentEvent, SupportsServerSentEvent
 from ._json import JSONDumps, to_json_text
 from ._last_event_id import last_event_id_from_header
 from ._parser import DEFAULT_MAX_BUFFER_SIZE, EventParser, ParsedEvent
+from ._wire import encode_event
 
 __all__ = [
     "DEFAULT_MAX_BUFFER_SIZE",
@@ -35,6 +36,7 @@ __all__ = [
     "SupportsServerSentEvent",
     "encode",
     "encode_comment",
+    "encode_event",
     "encode_many",
     "last_event_id_from_header",
     "to_json_text",

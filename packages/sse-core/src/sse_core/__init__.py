@@ -17,9 +17,10 @@ and their JSON Schema) and `sse_core.strategies` (hypothesis strategies).
 from ._encoder import EventEncoder, LineTerminator, encode, encode_comment, encode_many
 from ._errors import BufferLimitExceeded, InvalidEventError, SSEError
 from ._event import ServerSentEvent, SupportsServerSentEvent
-from ._json import JSONDumps
+from ._json import JSONDumps, to_json_text
 from ._last_event_id import last_event_id_from_header
 from ._parser import DEFAULT_MAX_BUFFER_SIZE, EventParser, ParsedEvent
+from ._wire import encode_event
 
 __all__ = [
     "DEFAULT_MAX_BUFFER_SIZE",
@@ -35,8 +36,10 @@ __all__ = [
     "SupportsServerSentEvent",
     "encode",
     "encode_comment",
+    "encode_event",
     "encode_many",
     "last_event_id_from_header",
+    "to_json_text",
 ]
 
 __version__ = "0.1.0"

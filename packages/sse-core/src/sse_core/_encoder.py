@@ -10,14 +10,14 @@ __all__ = [
     "encode_many",
 ]
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Final, Literal
 
 from ._errors import InvalidEventError
 from ._event import ServerSentEvent
 from ._json import JSONDumps, to_json_text
-from ._wire import DataText, event_bytes, text_event_bytes
+from ._wire import event_writer, text_event_bytes
 
 LineTerminator = Literal["\n", "\r\n", "\r"]
 """What ends each line: LF (the default), CRLF, or a bare CR (valid, but avoid it: some
@@ -32,26 +32,30 @@ _MAPPINGS: Final = (dict, Mapping)
 
 
 def _json_data(value: object, json_dumps: JSONDumps | None = None) -> str:
-    # A mapping's data (the `DataText` of event_bytes): text is written as it is, anything
+    # A mapping's data (the `DataText` of its event writer): text is written as it is, anything
     # else as JSON.
     if isinstance(value, str):
         return str(value)
-    return to_json_text(value, json_dumps)
+    return to_json_text(value, json_dumps=json_dumps)
 
 
-def _mapping_bytes(fields: Mapping[str, Any], data_text: DataText) -> bytes:
+# `encode_event` for a mapping of fields with the default serializer: its data may be JSON.
+_write_default_mapping = event_writer(_json_data)
+
+
+def _mapping_bytes(fields: Mapping[str, Any], write: Callable[..., bytes]) -> bytes:
     try:
-        # The keys become event_bytes' keyword arguments: Python matches them to its parameters
+        # The keys become the writer's keyword arguments: Python matches them to its parameters
         # (absent ones are None) faster than a key check and five .get() calls, and refuses any
         # other key, so the common case pays for no check of its own.
-        return event_bytes(data_text, **fields)
+        return write(**fields)
     except TypeError:
         _refuse_unknown_fields(fields)
         raise
 
 
 def _refuse_unknown_fields(fields: Mapping[str, Any]) -> None:
-    # event_bytes(**fields) raised TypeError: either for a key that is not a field, or for a
+    # write(**fields) raised TypeError: either for a key that is not a field, or for a
     # field of the wrong type. The first is said here, in words about mappings rather than
     # about a function's arguments; for the second, the caller re-raises the error as it is.
     if not _EVENT_FIELDS.issuperset(fields):
@@ -83,7 +87,7 @@ def _item_bytes(item: Any, encoder: EventEncoder) -> bytes:
         return text_event_bytes(str(item))
     # dict first: it matches at once, where the Mapping ABC check alone costs about 400 ns.
     if isinstance(item, _MAPPINGS):
-        return _mapping_bytes(item, encoder._data_text)
+        return _mapping_bytes(item, encoder._write_mapping)
     # Duck-typed rather than isinstance(item, SupportsServerSentEvent): a runtime protocol check
     # costs microseconds, and every JSON payload below would pay it.
     to_event = getattr(item, "to_server_sent_event", None)
@@ -100,7 +104,7 @@ def _item_bytes(item: Any, encoder: EventEncoder) -> bytes:
             "cannot encode None as an event: yield ServerSentEvent() for an empty event, "
             "or a comment to keep the connection alive"
         )
-    return text_event_bytes(to_json_text(item, encoder.json_dumps))
+    return text_event_bytes(to_json_text(item, json_dumps=encoder.json_dumps))
 
 
 class EventEncoder:
@@ -116,7 +120,7 @@ class EventEncoder:
     b'data: hi\\r\\n\\r\\n'
     """
 
-    __slots__ = ("_line_terminator_bytes", "json_dumps", "line_terminator")
+    __slots__ = ("_line_terminator_bytes", "_write_mapping", "json_dumps", "line_terminator")
 
     line_terminator: LineTerminator
     json_dumps: JSONDumps | None
@@ -131,6 +135,8 @@ class EventEncoder:
         self.line_terminator = line_terminator
         self.json_dumps = json_dumps
         self._line_terminator_bytes = line_terminator.encode("ascii")
+        # Its mappings' writer, whose data (when not text) is this encoder's JSON.
+        self._write_mapping = event_writer(self._data_text)
 
     def __repr__(self) -> str:
         return (
@@ -146,10 +152,10 @@ class EventEncoder:
         - `str`: the event's data;
         - `ServerSentEvent`, or an object with `to_server_sent_event()` (typed event models);
         - an object whose type has a ``__sse_wire__()`` method: it returns the event's bytes as
-          sse_core wrote them, LF line ends (what `ServerSentEvent.wire` is for an event). This
-          is for an event object that validates its fields with sse_core and keeps the bytes,
-          such as sse_starlette_binding's mutable, sse-starlette-compatible events: it is sent
-          without building an immutable `ServerSentEvent` each time;
+          `encode_event` wrote them, LF line ends (what `ServerSentEvent.wire` is for an
+          event). This is for an event object that validates its fields with `encode_event`
+          and keeps the bytes, such as sse_starlette_binding's mutable, sse-starlette-compatible
+          events: it is sent without building an immutable `ServerSentEvent` each time;
         - a mapping of event fields (``data``, ``event``, ``id``, ``retry``, ``comment``), whose
           ``data`` is written as-is if it is text and as JSON otherwise;
         - `bytes`, `bytearray` or `memoryview`: already encoded, returned unchanged;
@@ -164,7 +170,7 @@ class EventEncoder:
         elif item_type is ServerSentEvent:
             wire = item._fields[5]
         elif item_type is dict:
-            wire = _mapping_bytes(item, self._data_text)
+            wire = _mapping_bytes(item, self._write_mapping)
         elif isinstance(item, _ENCODED):
             return bytes(item)  # already encoded: its line ends are the caller's business
         else:
@@ -274,7 +280,7 @@ def encode(
             return wire
         if item_type is dict:
             try:
-                return event_bytes(_json_data, **item)
+                return _write_default_mapping(**item)
             except TypeError:
                 _refuse_unknown_fields(item)
                 raise

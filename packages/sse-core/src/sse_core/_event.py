@@ -7,7 +7,7 @@ __all__ = ["ServerSentEvent", "SupportsServerSentEvent"]
 from typing import Any, Protocol, runtime_checkable
 
 from ._json import JSONDumps, to_json_text
-from ._wire import event_bytes, text_data
+from ._wire import encode_event
 
 _set_slot = object.__setattr__
 
@@ -49,7 +49,7 @@ class ServerSentEvent:
         retry: int | None = None,
         comment: str | None = None,
     ) -> None:
-        wire = event_bytes(text_data, data, event, id, retry, comment)
+        wire = encode_event(data, event, id, retry, comment)
         _set_slot(self, "_fields", (data, event, id, retry, comment, wire))
 
     @property
@@ -141,7 +141,11 @@ class ServerSentEvent:
         '{"n":1}'
         """
         return cls(
-            to_json_text(value, json_dumps), event=event, id=id, retry=retry, comment=comment
+            to_json_text(value, json_dumps=json_dumps),
+            event=event,
+            id=id,
+            retry=retry,
+            comment=comment,
         )
 
 

@@ -64,11 +64,22 @@ def _pydantic_json(value: Any) -> str | None:
     return None
 
 
-def to_json_text(value: Any, json_dumps: JSONDumps | None = None) -> str:
-    """Serialize `value` as JSON text for a data field.
+def to_json_text(value: Any, *, json_dumps: JSONDumps | None = None) -> str:
+    """Serialize `value` as the JSON text sse_core writes as an event's data.
+
+    This is the text `encode` writes for JSON data, and `ServerSentEvent.from_json` holds: a
+    pydantic model is serialized by pydantic; anything else by `json_dumps` when given
+    (orjson's and msgspec's `dumps` fit; UTF-8 bytes are decoded), or else by the standard
+    library, compact, with ``ensure_ascii=False`` and ``allow_nan=False``. Use it with
+    `encode_event`, whose data must be text.
 
     Raises `InvalidEventError` (field ``"data"``) for values JSON cannot represent (NaN,
-    infinities) and `TypeError` for values of a type the serializer does not know.
+    infinities, circular values) and `TypeError` for values of a type the serializer does not
+    know.
+
+    >>> from sse_core import to_json_text
+    >>> to_json_text({"text": "café", "n": [1, 2.5, None]})
+    '{"text":"café","n":[1,2.5,null]}'
     """
     if type(value) not in _PLAIN_JSON_TYPES:
         text = _pydantic_json(value)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._errors import InvalidEventError
 from ._event import ServerSentEvent
-from ._wire import event_bytes, text_data
+from ._wire import encode_event
 
 DataT = TypeVar("DataT")
 
@@ -47,7 +47,7 @@ class EventModel(BaseModel, Generic[DataT]):
     @model_validator(mode="after")
     def _check_wire_format(self) -> EventModel[DataT]:
         try:
-            event_bytes(text_data, None, self.event, self.id, self.retry, self.comment)
+            encode_event(None, self.event, self.id, self.retry, self.comment)
         except InvalidEventError as exc:
             # A ValueError raised here becomes a pydantic ValidationError with this message.
             raise ValueError(str(exc)) from None

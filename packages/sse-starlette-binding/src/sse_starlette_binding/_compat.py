@@ -11,16 +11,12 @@ retry). They differ where sse-starlette is wrong, and each difference is deliber
 - every value is checked when the event is built, not when it is first sent.
 
 They must also cost no more than sse-starlette's own, since code that changed only its import
-builds one per event. So the event is validated by writing its bytes with sse_core once, when
-it is built, and `encode()` and a response reuse those bytes until a field is assigned. Each
-field is a property whose setter marks the bytes stale; the constructor stores the values
-behind the properties itself, so building an event runs no setter (a `__setattr__` hook would
-run Python code on every attribute write, the constructor's included).
-
-The bytes are written by sse_core's own writer, `sse_core._wire.event_bytes`, which is not
-public API: this package pins its sse-core version exactly, and going through the public
-`encode({...})` instead would build a dict and bind it by keyword, about 500 ns more for an
-event with every field (docs/performance.md, "Drop-in").
+builds one per event. So the event is validated by writing its bytes with
+`sse_core.encode_event` once, when it is built, and `encode()` and a response reuse those bytes
+(through the `__sse_wire__` hook of sse_core's encoder) until a field is assigned. Each field is
+a property whose setter marks the bytes stale; the constructor stores the values behind the
+properties itself, so building an event runs no setter (a `__setattr__` hook would run Python
+code on every attribute write, the constructor's included).
 """
 
 from __future__ import annotations
@@ -30,10 +26,8 @@ __all__ = ["JSONServerSentEvent", "ServerSentEvent"]
 from operator import attrgetter
 from typing import Any, ClassVar, Final
 
-from sse_core import LineTerminator
+from sse_core import LineTerminator, encode_event, to_json_text
 from sse_core import ServerSentEvent as CoreEvent
-from sse_core._json import to_json_text
-from sse_core._wire import event_bytes, text_data, text_event_bytes
 
 _SEPARATORS: Final[dict[str, LineTerminator]] = {"\r\n": "\r\n", "\r": "\r", "\n": "\n"}
 _SEPARATOR_BYTES: Final = {sep: sep.encode("ascii") for sep in _SEPARATORS}
@@ -145,11 +139,10 @@ class ServerSentEvent:
 
     def _write(self, data: Any, event: Any, id: Any, retry: Any, comment: Any) -> bytes:
         """These field values' bytes, written (and so validated) by sse_core, LF line ends."""
-        if type(data) is str and not self._TEXT_AS_JSON:  # text, the common data
-            if event is None and id is None and retry is None and comment is None:
-                return text_event_bytes(data)  # the common event: data alone
-            return event_bytes(text_data, data, event, id, retry, comment)
-        return event_bytes(text_data, self._data_text(data), event, id, retry, comment)
+        if type(data) is not str or self._TEXT_AS_JSON:  # text, the common data, is written as is
+            data = self._data_text(data)
+        # By position: the fastest call (benchmarks/encoding.py, drop-in rows).
+        return encode_event(data, event, id, retry, comment)
 
     def __sse_wire__(self) -> bytes:
         """The event's bytes with LF line ends, for sse_core's encoder (a response sends them

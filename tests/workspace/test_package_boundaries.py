@@ -47,6 +47,7 @@ def _is_private(part: str) -> bool:
 
 def test_every_package_is_looked_at() -> None:
     assert [package.name for package in IMPORT_PACKAGES] == [
+        "sse_broadcast",
         "sse_core",
         "sse_fastapi_binding",
         "sse_starlette_binding",

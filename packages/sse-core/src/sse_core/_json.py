@@ -21,9 +21,10 @@ _stdlib_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separato
 
 
 def _make_compact_json() -> Callable[[Any], str]:
-    # `JSONEncoder.encode` builds a new C encoder on every call, which costs about a third of
-    # serializing a small object; build it once instead. `c_make_encoder` is CPython's
-    # accelerator behind the public `json` module: where it is missing, use the plain path.
+    # `JSONEncoder.encode` builds a new C encoder on every call, a large share of serializing
+    # a small object (benchmarks/encoding.py, object-to-JSON); build it once instead.
+    # `c_make_encoder` is CPython's accelerator behind the public `json` module: where it is
+    # missing, use the plain path.
     # With no markers dict there is no circular-reference check, so a cycle surfaces as the
     # RecursionError that `to_json_text` turns into a clear error.
     make_encoder = getattr(json.encoder, "c_make_encoder", None)

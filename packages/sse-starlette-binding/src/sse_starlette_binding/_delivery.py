@@ -83,9 +83,10 @@ enough that a stream's memory stays small (uvicorn's own write-buffer mark is 64
 
 PENDING_EVENTS: Final = 1024
 """Events gathered into one write at most. A producer that never waits lets other tasks run
-after each write, and a write's events were taken and encoded with nobody else running: tiny
-events cost about half a microsecond each, so the byte limit alone would hold the event loop
-for about 4 ms; this bounds it at about half a millisecond."""
+after each write, and a write's events were taken and encoded with nobody else running: the
+byte limit alone would let thousands of tiny events through and hold the event loop for
+milliseconds, making a paced stream beside it late (benchmarks/latency.py, fairness; the
+figures are in docs/performance.md, "Found and fixed while measuring")."""
 
 PLAIN_AWAITS: Final = 16
 """Events taken with a plain ``await`` after the producer waited, before stepping it by hand
@@ -248,7 +249,8 @@ class Delivery:
                     try:
                         if self.started and settings.send_timeout is None:
                             # `write`, inlined for its common case: a coroutine fewer per event
-                            # is about 8% of the cost of an event written on its own.
+                            # shows when each event is written on its own (benchmarks/
+                            # streaming.py, a producer that awaits after each event).
                             try:
                                 await send({"type": body_type, "body": body, "more_body": True})
                             except OSError:  # as in `write`: the client is gone

@@ -19,7 +19,8 @@ from ._errors import BufferLimitExceeded, InvalidEventError, SSEError
 from ._event import ServerSentEvent, SupportsServerSentEvent
 from ._json import JSONDumps, to_json_text
 from ._last_event_id import last_event_id_from_header
-from ._parser import DEFAULT_MAX_BUFFER_SIZE, EventParser, ParsedEvent
+from ._parsed_event import ParsedEvent
+from ._parser import DEFAULT_MAX_BUFFER_SIZE, EventParser
 from ._wire import encode_event
 
 __all__ = [

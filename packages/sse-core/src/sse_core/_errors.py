@@ -7,7 +7,7 @@ __all__ = ["BufferLimitExceeded", "InvalidEventError", "SSEError"]
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._parser import ParsedEvent
+    from ._parsed_event import ParsedEvent
 
 
 class SSEError(Exception):

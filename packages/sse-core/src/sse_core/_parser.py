@@ -6,14 +6,14 @@ browser's `EventSource` does, minus the networking: no sockets, clocks or reconn
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MAX_BUFFER_SIZE", "EventParser", "ParsedEvent"]
+__all__ = ["DEFAULT_MAX_BUFFER_SIZE", "EventParser"]
 
 import codecs
 import re
-from dataclasses import dataclass
 from typing import Final
 
 from ._errors import BufferLimitExceeded
+from ._parsed_event import ParsedEvent
 
 DEFAULT_MAX_BUFFER_SIZE: Final = 16 * 1024 * 1024
 """The default bound, in characters, on an unfinished line plus an undispatched event's data."""
@@ -25,21 +25,6 @@ _LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 
 _MAX_RETRY: Final = 2**64 - 1
 _MAX_RETRY_DIGITS: Final = len(str(_MAX_RETRY))
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedEvent:
-    """An event as a client receives it (the `MessageEvent` a browser dispatches).
-
-    `event` is the event type, ``"message"`` when the stream named none. `data` has its lines
-    joined with LF, whatever line breaks the stream used. `id` is the last event ID in effect
-    when the event was dispatched (the browser's ``lastEventId``): an event without an ``id``
-    field carries the previous event's id.
-    """
-
-    event: str
-    data: str
-    id: str
 
 
 class EventParser:

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from ._backend import Backend
 
 DEFAULT_BUFFER_SIZE: Final = 1000
-YIELD_INTERVAL: Final = 0.001
-"""Seconds a publisher that never waits may go without giving the subscribers a turn."""
+YIELD_INTERVAL: Final = 0.005
+"""Seconds a publisher that never waits may run before it gives the subscribers a turn."""
 
 
 class Broadcast:
@@ -121,8 +121,10 @@ class Broadcast:
         (also when they replay it later), and publishing to the channel raises
         `ChannelEndedError` until its history expires.
 
-        Never waits for subscribers; a publisher that never waits still gives them a turn at
-        least every millisecond (and every quarter of `buffer_size` events). Raises
+        Never waits for subscribers; a publisher that never waits still gives them a turn
+        after at most 5 ms of its own running (and every quarter of `buffer_size` events).
+        Waiting for anything else gives them a turn too, so an event published on its own
+        reaches an idle subscriber at once. Raises
         `InvalidChannelError` for a bad channel name and `BackendUnavailableError` when the
         backend's broker cannot be reached.
         """
@@ -132,14 +134,22 @@ class Broadcast:
         )
         # A publisher that never waits must still let the subscribers run, or their buffers
         # fill up; but a turn after every event would make each of them write every event on
-        # its own. So: a turn at least every millisecond, and every quarter of a buffer's
-        # worth of events. Subscribers then take what came meanwhile in one write, and never
-        # fall behind for want of a turn. Not cancellable: the event is published.
+        # its own. So: a turn after `YIELD_INTERVAL` of the publisher's own running, and every
+        # quarter of a buffer's worth of events. Subscribers then take what came meanwhile in
+        # one write, and never fall behind for want of a turn. The interval is long next to
+        # one publish to many subscribers (about a millisecond for a thousand), so that a turn
+        # holds several events each: waking a subscriber and writing to its socket cost far
+        # more than one more event in the same write. Not cancellable: the event is published.
         self._unyielded += 1
-        now = time.monotonic()
-        if self._unyielded >= self._yield_every or now - self._yielded_at >= YIELD_INTERVAL:
-            self._unyielded, self._yielded_at = 0, now
+        if (
+            self._unyielded >= self._yield_every
+            or time.monotonic() - self._yielded_at >= YIELD_INTERVAL
+        ):
+            self._unyielded = 0
             await anyio.lowlevel.cancel_shielded_checkpoint()
+            # The turn is counted from when the publisher runs again: the subscribers' turn
+            # (which grows with their number) is not the publisher's running time.
+            self._yielded_at = time.monotonic()
         return event_id
 
     def subscribe(

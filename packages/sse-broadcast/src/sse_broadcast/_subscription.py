@@ -16,6 +16,7 @@ from __future__ import annotations
 
 __all__ = ["Overflow", "Subscription"]
 
+import asyncio
 import json
 from collections import deque
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -37,6 +38,17 @@ Overflow = Literal["end", "drop-oldest"]
 """What happens to a subscriber whose buffer is full: see `Broadcast`."""
 
 _NEW, _STARTING, _RUNNING, _CLOSED = range(4)
+
+
+def _asyncio_loop() -> asyncio.AbstractEventLoop | Literal[False]:
+    """The running asyncio loop if this task is an asyncio task, else False (trio, including
+    trio in guest mode on an asyncio loop, where no asyncio task is running)."""
+    try:
+        if asyncio.current_task() is not None:
+            return asyncio.get_running_loop()
+    except RuntimeError:  # no asyncio loop in this thread
+        pass
+    return False
 
 
 class Subscription:
@@ -70,7 +82,9 @@ class Subscription:
         # Gap events and replayed records: handed out before the live buffer.
         self._pending: deque[Record | ServerSentEvent] = deque()
         self._live: deque[Record] = deque()
-        self._waiter: anyio.Event | None = None
+        # What the iterating task waits on while nothing is ready: see `_wait`.
+        self._waiter: asyncio.Future[None] | anyio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | Literal[False] | None = None  # None: not known
         # The last event handed out (or the head the subscriber joined at): what comes next
         # must be later in this epoch, or start a new one (a gap, unless nothing came before).
         self._epoch: str | None = None
@@ -108,9 +122,20 @@ class Subscription:
                 raise StopAsyncIteration
             if self._waiter is not None:
                 raise RuntimeError("another task is already iterating this subscription")
-            waiter = self._waiter = anyio.Event()
+            # A subscriber waits once per wake-up, so this wait is on the hot path of every
+            # fan-out: on asyncio, a bare future of the running loop costs a third of an
+            # `anyio.Event` (whose constructor alone looks the backend up each time), and
+            # anyio's cancel scopes cancel it alike (they cancel the future the task awaits).
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = _asyncio_loop()
             try:
-                await waiter.wait()
+                if loop:
+                    waiter = self._waiter = loop.create_future()
+                    await waiter
+                else:
+                    wake_up = self._waiter = anyio.Event()
+                    await wake_up.wait()
             finally:
                 self._waiter = None
 
@@ -305,7 +330,10 @@ class Subscription:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            waiter.set()
+            if not isinstance(waiter, asyncio.Future):
+                waiter.set()
+            elif not waiter.done():  # done: its wait was cancelled
+                waiter.set_result(None)
 
     def _close(self) -> None:
         if self._state == _CLOSED:

@@ -123,9 +123,10 @@ class Subscription:
             if self._waiter is not None:
                 raise RuntimeError("another task is already iterating this subscription")
             # A subscriber waits once per wake-up, so this wait is on the hot path of every
-            # fan-out: on asyncio, a bare future of the running loop costs a third of an
-            # `anyio.Event` (whose constructor alone looks the backend up each time), and
-            # anyio's cancel scopes cancel it alike (they cancel the future the task awaits).
+            # fan-out: on asyncio, a bare future of the running loop is much cheaper than an
+            # `anyio.Event` (whose constructor looks the backend up each time; benchmarks/
+            # fanout.py, docs/performance.md "Fan-out"), and anyio's cancel scopes cancel it
+            # alike (they cancel the future the task awaits).
             loop = self._loop
             if loop is None:
                 loop = self._loop = _asyncio_loop()

@@ -14,12 +14,12 @@ oldest buffered event and puts a gap event in its place. Either way the publishe
 
 from __future__ import annotations
 
-__all__ = ["Overflow", "Subscription"]
+__all__ = ["Hub", "Overflow", "Subscription"]
 
 import asyncio
 import json
 from collections import deque
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
 import anyio
 
@@ -31,11 +31,35 @@ from ._ids import format_event_id, parse_event_id
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from ._broadcast import Broadcast
+    from ._backend import Backend
     from ._ids import Position
 
 Overflow = Literal["end", "drop-oldest"]
 """What happens to a subscriber whose buffer is full: see `Broadcast`."""
+
+
+class Hub(Protocol):
+    """What a subscription needs of the broadcast that made it (a `Broadcast`): its backend
+    and settings, and to be told when the subscription opens and closes."""
+
+    @property
+    def backend(self) -> Backend: ...
+    @property
+    def buffer_size(self) -> int: ...
+    @property
+    def overflow(self) -> Overflow: ...
+    @property
+    def gap_event_type(self) -> str: ...
+
+    def check_running(self) -> None:
+        """Raise `BroadcastNotRunningError` unless the broadcast is running."""
+
+    def opened(self, subscription: Subscription) -> None:
+        """`subscription` is attached: stop it when the broadcast stops."""
+
+    def closed(self, subscription: Subscription) -> None:
+        """`subscription` is closed: forget it."""
+
 
 _NEW, _STARTING, _RUNNING, _CLOSED = range(4)
 
@@ -66,7 +90,7 @@ class Subscription:
 
     def __init__(
         self,
-        broadcast: Broadcast,
+        broadcast: Hub,
         channel: str,
         last_event_id: str | None,
         from_start: bool,

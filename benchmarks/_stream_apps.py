@@ -16,6 +16,10 @@ app answers the same paths, with the same producers, and writes the same bytes:
 ``/idle``
     A stream whose producer waits forever on an `anyio.Event` (ping 15 s).
 
+`streaming_response_app` serves ``/idle`` only (``/stream`` answers 404): Starlette's plain
+`StreamingResponse` over the same waiting producer, no SSE at all. It is the reference the
+SPEC's idle-memory target is measured against.
+
 The drop-in pair (`sse_starlette_dropin_app`, `binding_dropin_app`) serves ``/stream`` with
 sse-starlette's own code, once with each library: the endpoint code is the same function,
 given either module, the way a user's code reads after only its import changed. It keeps both
@@ -308,3 +312,19 @@ def raw_app() -> ASGIApp:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     return make_app(respond, wires)
+
+
+def streaming_response_app() -> ASGIApp:
+    """The idle reference: Starlette's plain `StreamingResponse` over `forever`, the same
+    producer the Starlette libraries' ``/idle`` gets. It serves no ``/stream``: it writes no
+    events, so it cannot write the same bytes as the others."""
+    from starlette.responses import StreamingResponse  # noqa: PLC0415 (one library per server)
+
+    async def streams(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/idle":
+            response = StreamingResponse(forever(), media_type="text/event-stream")
+            await response(scope, receive, send)
+        else:
+            await send_text(send, 404, "not found")
+
+    return with_debug_paths(streams, texts)

@@ -15,7 +15,8 @@ Measures (every library gets the same events and writes the same bytes):
    help); events/s.
 3. Burst, events already waiting: an anyio memory object stream holding all N events (sender
    closed), and an async generator over N ready events; events/s.
-4. 1,000 idle connections: server RSS growth and asyncio tasks per connection.
+4. 1,000 idle connections: server RSS growth and asyncio tasks per connection, with Starlette's
+   plain `StreamingResponse` over the same waiting producer as the reference.
 5. 50 concurrent streams, producers as in 1 and in 2: events/s of all the streams together.
 6. Drop-in: sse-starlette's own code (defaults, CRLF, a ``ServerSentEvent(data=...)`` built per
    event), served by sse-starlette and by our binding with only the import changed, with the
@@ -72,6 +73,9 @@ LIBRARIES: Final = (OURS, STARLETTE, FASTAPI, RAW)
 DROPIN: Final = "drop-in"
 DROPIN_STARLETTE: Final = "sse-starlette (drop-in code)"
 DROPIN_LIBRARIES: Final = (DROPIN, DROPIN_STARLETTE)
+# The idle measure's reference: Starlette's plain StreamingResponse, no SSE (idle only).
+STREAMING_RESPONSE: Final = "StreamingResponse"
+IDLE_LIBRARIES: Final = (*LIBRARIES, STREAMING_RESPONSE)
 LABELS: Final = {
     OURS: "ours (sse-starlette-binding)",
     STARLETTE: "sse-starlette 3.7",
@@ -79,6 +83,7 @@ LABELS: Final = {
     RAW: "raw ASGI (1 message/event)",
     DROPIN: "drop-in: sse-starlette's code, import changed",
     DROPIN_STARLETTE: "sse-starlette 3.7, the same code",
+    STREAMING_RESPONSE: "reference: Starlette StreamingResponse",
 }
 FACTORIES: Final = {
     OURS: "ours_app",
@@ -87,6 +92,7 @@ FACTORIES: Final = {
     RAW: "raw_app",
     DROPIN: "binding_dropin_app",
     DROPIN_STARLETTE: "sse_starlette_dropin_app",
+    STREAMING_RESPONSE: "streaming_response_app",
 }
 # The line separator each library's events end with: the drop-in code keeps sse-starlette's
 # default, CRLF; the other servers are all given (or only know) LF.
@@ -100,7 +106,8 @@ ONE_STREAM_VS_RAW: Final = 0.85  # within 15% of raw ASGI
 DROPIN_FAST_VS_STARLETTE: Final = 5.0  # sse-starlette's code, import changed, never waiting
 DROPIN_YIELD_VS_STARLETTE: Final = 1.5  # the same, awaiting after each event
 BURST_VS_STARLETTE: Final = 10.0  # at least 10x sse-starlette
-IDLE_MEMORY_VS_STARLETTE: Final = 3.0  # at most a third of sse-starlette's bytes/connection
+# Idle memory per connection at most 10% above Starlette's plain StreamingResponse's.
+IDLE_MEMORY_VS_STREAMING_RESPONSE: Final = 1.10
 IDLE_TASKS_MAX: Final = 2.0  # tasks per connection, the server's request task included
 
 DEFAULT_RUNS: Final = 3
@@ -700,9 +707,9 @@ def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
     chosen = [m for m in STREAM_MEASURES if m.key in plan.measures]
     libraries = [
         library
-        for library in (*LIBRARIES, *DROPIN_LIBRARIES)
+        for library in (*LIBRARIES, *DROPIN_LIBRARIES, STREAMING_RESPONSE)
         if any(library in m.libraries for m in chosen)
-        or (IDLE in plan.measures and library in LIBRARIES)
+        or (IDLE in plan.measures and library in IDLE_LIBRARIES)
     ]
     for index in range(plan.runs):
         shift = index % len(libraries)
@@ -726,7 +733,7 @@ def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
                             f"(server {sample.server_us_per_event:.2f} us/event, "
                             f"client CPU {sample.client_busy:.0%})"
                         )
-            if IDLE in plan.measures and library in LIBRARIES:
+            if IDLE in plan.measures and library in IDLE_LIBRARIES:
                 # A fresh server, so that the streams above leave nothing behind in its memory.
                 with Server(library) as server:
                     idle = run(measure_idle(server, plan.connections))
@@ -933,41 +940,59 @@ def idle_report(results: Results, plan: Plan) -> tuple[list[str], list[Verdict]]
         f"4. {plan.connections:,} idle connections (producer waits on an anyio.Event; ping 15 s), "
         f"median of {plan.runs} run(s)"
     ]
-    rows = []
     per_conn: dict[str, float] = {}
     tasks: dict[str, float] = {}
-    for library in LIBRARIES:
+    released: dict[str, bool] = {}
+    for library in IDLE_LIBRARIES:
         samples = results.idle.get(library, [])
-        if not samples:
-            continue
-        per_conn[library] = median_of([s.bytes_per_connection for s in samples])
-        tasks[library] = median_of([s.tasks_per_connection for s in samples])
-        rows.append(
-            (
-                LABELS[library],
-                f"{per_conn[library]:,.0f}",
-                f"{per_conn[library] / 1024:.1f}",
-                f"{tasks[library]:.2f}",
-                "yes" if all(s.released for s in samples) else "NO",
-            )
-        )
-    out += table(
-        ("library", "RSS growth bytes/conn", "KiB/conn", "tasks/conn", "tasks released"), rows
+        if samples:
+            per_conn[library] = median_of([s.bytes_per_connection for s in samples])
+            tasks[library] = median_of([s.tasks_per_connection for s in samples])
+            released[library] = all(s.released for s in samples)
+    # Every row's memory against the reference's, when the reference was measured.
+    reference = (
+        per_conn.get(STREAMING_RESPONSE) if per_conn.get(STREAMING_RESPONSE, 0) > 0 else None
     )
+    header = ["library", "RSS growth bytes/conn", "KiB/conn", "tasks/conn", "tasks released"]
+    if reference is not None:
+        header.append("/ StreamingResponse")
+    rows = [
+        (
+            LABELS[library],
+            f"{per_conn[library]:,.0f}",
+            f"{per_conn[library] / 1024:.1f}",
+            f"{tasks[library]:.2f}",
+            "yes" if released[library] else "NO",
+            *([f"{per_conn[library] / reference:.2f}x"] if reference is not None else []),
+        )
+        for library in per_conn
+    ]
+    out += table(header, rows)
     out.append(
         "  tasks/conn = (tasks with the streams open - tasks before) / connections; it counts "
         "uvicorn's own per-request task (the one running the app). The raw ASGI app runs no "
-        "producer. 'tasks released': back to the count before, within 10 s of closing."
+        "producer. The reference, Starlette's plain StreamingResponse, streams the same "
+        "waiting producer without SSE. 'tasks released': back to the count before, within "
+        "10 s of closing."
     )
     verdicts = []
-    if OURS in per_conn and STARLETTE in per_conn:
-        ratio = per_conn[STARLETTE] / per_conn[OURS] if per_conn[OURS] > 0 else float("inf")
-        out.append(f"sse-starlette / ours (memory per connection): {ratio:.2f}x")
+    if reference is not None and OURS in per_conn:
+        ratio = per_conn[OURS] / reference
+        peers = "; ".join(
+            f"{library} {per_conn[library] / reference:.2f}x"
+            for library in (STARLETTE, FASTAPI)
+            if library in per_conn
+        )
+        out.append(
+            f"memory per connection / StreamingResponse's: ours {ratio:.2f}x"
+            + (f"; {peers}" if peers else "")
+        )
         verdicts.append(
             Verdict(
-                "idle memory per connection <= 1/3 of sse-starlette's",
-                ratio >= IDLE_MEMORY_VS_STARLETTE,
-                f"{per_conn[OURS]:,.0f} vs {per_conn[STARLETTE]:,.0f} bytes/conn, {ratio:.2f}x",
+                "idle memory per connection within 10% of Starlette's StreamingResponse "
+                f"(<= {IDLE_MEMORY_VS_STREAMING_RESPONSE:.2f}x)",
+                ratio <= IDLE_MEMORY_VS_STREAMING_RESPONSE,
+                f"{per_conn[OURS]:,.0f} vs {reference:,.0f} bytes/conn, {ratio:.2f}x",
             )
         )
     if OURS in tasks:

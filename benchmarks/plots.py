@@ -6,7 +6,9 @@ order, on a log scale where the libraries differ by orders of magnitude:
 - ``throughput.png``: events/s of every `streaming.py` measure (the drop-in pair in a panel of
   its own) and every typed-endpoint case of `fastapi_streaming.py`;
 - ``latency.png``: `latency.py`'s time to first event, latency (p50 and p99) and fairness;
-- ``memory.png``: `streaming.py`'s RSS growth and tasks per idle connection;
+- ``memory.png``: `streaming.py`'s RSS growth and tasks per idle connection, with its reference
+  (Starlette's plain `StreamingResponse`) when the file has it; from ``idle.json`` (a run of
+  ``streaming.py --only idle``) when that file is there, else from ``streaming.json``;
 - ``encoding.png``: `encoding.py`'s nanoseconds per event, case by case (the drop-in rows in a
   panel of their own).
 
@@ -40,10 +42,13 @@ if TYPE_CHECKING:
 DATA: Final = Path(__file__).resolve().parent.parent / "docs" / "performance"
 RESULT_FILES: Final = {
     "streaming": "streaming.json",
+    "idle": "idle.json",
     "fastapi": "fastapi_streaming.json",
     "latency": "latency.json",
     "encoding": "encoding.json",
 }
+# Files whose absence skips nothing: what they hold has a fallback elsewhere.
+OPTIONAL_FILES: Final = frozenset({"idle"})
 
 # One colour per library across every figure; the keys are the scripts' library names.
 COLOURS: Final = {
@@ -55,6 +60,7 @@ COLOURS: Final = {
     "raw ASGI": "#8c8c8c",
     "drop-in": "#1b6ca8",
     "sse-starlette (drop-in code)": "#e08a1e",
+    "StreamingResponse": "#b39ddb",
 }
 LEGEND: Final = {
     "ours": "ours",
@@ -65,10 +71,14 @@ LEGEND: Final = {
     "raw ASGI": "raw ASGI (ceiling)",
     "drop-in": "sse-starlette's code on ours (import changed)",
     "sse-starlette (drop-in code)": "sse-starlette 3.7, the same code",
+    "StreamingResponse": "Starlette\nStreamingResponse\n(reference)",
 }
 # encoding.py's drop-in rows call the binding's classes "drop-in" too, beside "sse-starlette".
 STREAM_LIBRARIES: Final = ("ours", "sse-starlette", "fastapi.sse", "raw ASGI")
 DROPIN_LIBRARIES: Final = ("drop-in", "sse-starlette (drop-in code)")
+# streaming.py's idle measure: the stream libraries, its reference beside ours.
+IDLE_LIBRARIES: Final = ("ours", "StreamingResponse", "sse-starlette", "fastapi.sse", "raw ASGI")
+IDLE_MEMORY_TARGET: Final = 1.10  # SPEC: ours at most 10% above the reference per connection
 ENCODING_LIBRARIES: Final = ("sse-core", "sse-starlette", "fastapi")
 ENCODING_DROPIN_LIBRARIES: Final = ("drop-in", "sse-starlette")
 
@@ -282,11 +292,11 @@ def latency(results: Mapping[str, Any]) -> Any:
 
 def memory(streaming: Mapping[str, Any]) -> Any:
     idle = {entry["library"]: entry["samples"] for entry in streaming["idle"]}
-    libraries = [library for library in STREAM_LIBRARIES if library in idle]
+    libraries = [library for library in IDLE_LIBRARIES if library in idle]
     kib = [median([s["bytes_per_connection"] for s in idle[lib]]) / 1024 for lib in libraries]
     tasks = [median([s["tasks_per_connection"] for s in idle[lib]]) for lib in libraries]
     connections = idle[libraries[0]][0]["connections"]
-    figure, axes = plt.subplots(figsize=(6.5, 4.2))
+    figure, axes = plt.subplots(figsize=(7.5, 4.4))
     bars = axes.bar(
         [LEGEND[lib] for lib in libraries], kib, color=[COLOURS[lib] for lib in libraries]
     )
@@ -296,6 +306,19 @@ def memory(streaming: Mapping[str, Any]) -> Any:
         fontsize=8,
         padding=2,
     )
+    if "StreamingResponse" in libraries:
+        # The SPEC's idle-memory target: within 10% of the reference.
+        limit = kib[libraries.index("StreamingResponse")] * IDLE_MEMORY_TARGET
+        axes.axhline(limit, color="#555555", linestyle="--", linewidth=0.8)
+        axes.text(
+            len(libraries) - 0.5,
+            limit,
+            "target: StreamingResponse + 10%",
+            fontsize=7,
+            ha="right",
+            va="bottom",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+        )
     axes.set_title(f"{connections:,} idle streams in one uvicorn: cost per connection", fontsize=10)
     axes.set_ylabel("server RSS growth per connection, KiB (lower is better)")
     axes.tick_params(axis="x", labelsize=8)
@@ -351,7 +374,8 @@ def encoding(results: Mapping[str, Any]) -> Any:
 def load(data: Path, name: str) -> dict[str, Any] | None:
     path = data / RESULT_FILES[name]
     if not path.exists():
-        print(f"skipped what needs {path}: not found", file=sys.stderr)
+        if name not in OPTIONAL_FILES:
+            print(f"skipped what needs {path}: not found", file=sys.stderr)
         return None
     loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
@@ -364,8 +388,10 @@ def draw_all(data: Path, out: Path) -> list[Path]:
     figures: dict[str, Callable[[], Any]] = {}
     if streaming is not None or fastapi is not None:
         figures["throughput.png"] = lambda: throughput(streaming, fastapi)
-    if streaming is not None and streaming.get("idle"):
-        figures["memory.png"] = lambda: memory(streaming)
+    # The idle measure's own run when there is one, else the idle part of the whole run.
+    idle = next((r for r in (results["idle"], streaming) if r is not None and r.get("idle")), None)
+    if idle is not None:
+        figures["memory.png"] = lambda: memory(idle)
     if (latency_results := results["latency"]) is not None:
         figures["latency.png"] = lambda: latency(latency_results)
     if (encoding_results := results["encoding"]) is not None:

@@ -165,6 +165,16 @@ def test_plots_draws_every_figure(results: Path, tmp_path: Path) -> None:
         assert (tmp_path / name).read_bytes().startswith(PNG_SIGNATURE), name
 
 
+def test_plots_draws_memory_from_an_idle_run(results: Path, tmp_path: Path) -> None:
+    # A `streaming.py --only idle` run, saved as idle.json, is drawn on its own.
+    streaming = load(results / "streaming.json")
+    idle_only = {**streaming, "streams": []}
+    (tmp_path / "idle.json").write_text(json.dumps(idle_only))
+    output = run_script("plots.py", "--data", str(tmp_path))
+    assert {path.name for path in tmp_path.iterdir()} == {"idle.json", "memory.png"}, output
+    assert (tmp_path / "memory.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
 def test_plots_says_when_there_is_nothing_to_draw(tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, str(BENCHMARKS / "plots.py"), "--data", str(tmp_path)],

@@ -11,7 +11,7 @@ __all__ = [
 ]
 
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Final, Literal
 
 from ._errors import InvalidEventError
@@ -121,10 +121,9 @@ class EventEncoder:
     b'data: hi\\r\\n\\r\\n'
     """
 
-    __slots__ = ("_line_terminator_bytes", "_write_mapping", "json_dumps", "line_terminator")
+    __slots__ = ("_json_dumps", "_line_terminator_bytes", "_write_mapping", "line_terminator")
 
     line_terminator: LineTerminator
-    json_dumps: JSONDumps | None
 
     def __init__(
         self, *, line_terminator: LineTerminator = "\n", json_dumps: JSONDumps | None = None
@@ -134,10 +133,24 @@ class EventEncoder:
                 f"line_terminator must be one of '\\n', '\\r\\n' or '\\r', got {line_terminator!r}"
             )
         self.line_terminator = line_terminator
-        self.json_dumps = json_dumps
         self._line_terminator_bytes = line_terminator.encode("ascii")
-        # Its mappings' writer, whose data (when not text) is this encoder's JSON.
-        self._write_mapping = event_writer(self._data_text)
+        self.json_dumps = json_dumps  # also chooses the mappings' writer
+
+    @property
+    def json_dumps(self) -> JSONDumps | None:
+        """The JSON serializer for data that is not text (None: the standard library's)."""
+        return self._json_dumps
+
+    @json_dumps.setter
+    def json_dumps(self, json_dumps: JSONDumps | None) -> None:
+        self._json_dumps = json_dumps
+        # The mappings' writer, whose data (when not text) is this serializer's JSON. With the
+        # default serializer every encoder shares one: each stream holds an encoder, and an
+        # idle stream's memory is the sum of what it holds (benchmarks/streaming.py, idle).
+        if json_dumps is None:
+            self._write_mapping = _write_default_mapping
+        else:
+            self._write_mapping = event_writer(partial(_json_data, json_dumps=json_dumps))
 
     def __repr__(self) -> str:
         return (
@@ -181,11 +194,6 @@ class EventEncoder:
         # Every LF in the LF-terminated form is a line end (line breaks inside values were
         # turned into separate lines), so swapping them all is exact.
         return wire.replace(b"\n", self._line_terminator_bytes)
-
-    def _data_text(self, value: object) -> str:
-        # A mapping's data, serialized by this encoder's json_dumps (read when it is needed,
-        # so an encoder whose json_dumps was replaced uses the new one).
-        return _json_data(value, self.json_dumps)
 
     def encode_many(self, items: Iterable[Any]) -> bytes:
         """Encode several items into one `bytes`, as `encode` would one by one."""

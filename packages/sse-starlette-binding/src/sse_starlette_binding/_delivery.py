@@ -122,6 +122,32 @@ def _resume(step: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, Any,
 class Delivery:
     """The state of one response being sent; see the module docstring for the design."""
 
+    # Slots, not a __dict__: every open stream holds one, and an idle stream's memory is the
+    # sum of such objects (benchmarks/streaming.py, idle connections).
+    __slots__ = (
+        "body_type",
+        "clock",
+        "data_sender_scope",
+        "disconnected",
+        "error_before_start",
+        "finished",
+        "flush_requested",
+        "last_write",
+        "listener_wait",
+        "listener_writing",
+        "pending",
+        "pending_size",
+        "prefix",
+        "producer_scope",
+        "producer_writing",
+        "receive",
+        "send",
+        "send_timeout_error",
+        "settings",
+        "shutting_down",
+        "started",
+    )
+
     def __init__(self, settings: DeliverySettings, receive: Receive, send: Send, prefix: str):
         self.settings = settings
         self.receive = receive
@@ -136,8 +162,9 @@ class Delivery:
         self.send_timeout_error: SendTimeoutError | None = None
         self.producer_scope = anyio.CancelScope()
         # Cancelled before the content is closed, so that `data_sender_callable` ends by
-        # cancellation where it waits, never by a closed stream's BrokenResourceError.
-        self.data_sender_scope = anyio.CancelScope()
+        # cancellation where it waits, never by a closed stream's BrokenResourceError. Made
+        # only for a response that has one: an idle stream's memory is what each holds.
+        self.data_sender_scope: anyio.CancelScope | None = None
         # The listener's current wait; cancelling it makes the listener write what is pending.
         self.listener_wait: anyio.CancelScope | None = None
         self.flush_requested = False
@@ -166,6 +193,7 @@ class Delivery:
             async with anyio.create_task_group() as task_group:
                 task_group.start_soon(self.listen)
                 if settings.data_sender is not None:
+                    self.data_sender_scope = anyio.CancelScope()
                     task_group.start_soon(self.run_data_sender, settings.data_sender)
                 with self.producer_scope:
                     try:
@@ -269,7 +297,7 @@ class Delivery:
         except Exception as exc:
             self.producer_failed(exc)
         finally:
-            self.data_sender_scope.cancel()
+            self.stop_data_sender()
             await self.close_content(content)
 
     def take_backlog(self, stream: HoldsBacklog) -> None:
@@ -347,6 +375,7 @@ class Delivery:
 
     async def run_data_sender(self, data_sender: Callable[[], Awaitable[None]]) -> None:
         error: Exception | None = None
+        assert self.data_sender_scope is not None  # made with the task that runs this
         with self.data_sender_scope:
             try:
                 await data_sender()
@@ -370,6 +399,10 @@ class Delivery:
         # Reported even if the stream ended meanwhile (the wait above was cancelled).
         self.producer_failed(error)
         self.producer_scope.cancel()
+
+    def stop_data_sender(self) -> None:
+        if self.data_sender_scope is not None:
+            self.data_sender_scope.cancel()
 
     # The listener task: the client leaving, keep-alive pings, writing for a waiting producer.
 
@@ -494,7 +527,7 @@ class Delivery:
             return
         self.disconnected = True
         self.producer_scope.cancel()
-        self.data_sender_scope.cancel()
+        self.stop_data_sender()
         handler = self.settings.on_client_close
         if handler is not None:
             # Shielded: this may run in the request task, whose producer scope was just

@@ -64,13 +64,13 @@ def _app(
 
 
 def ours() -> Starlette:
-    from sse_broadcast import Backend, Broadcast, MemoryBackend  # noqa: PLC0415
-    from sse_starlette_binding import EventSourceResponse  # noqa: PLC0415
+    from sse_broadcast import Backend, Broadcast, MemoryBackend  # noqa: PLC0415 (one library per server)
+    from sse_starlette_binding import EventSourceResponse  # noqa: PLC0415 (one library per server)
 
     redis_url = os.environ.get("FANOUT_REDIS_URL")
     backend: Backend
     if redis_url:
-        from sse_broadcast.redis import RedisBackend  # noqa: PLC0415
+        from sse_broadcast.redis import RedisBackend  # noqa: PLC0415 (needs the redis extra)
 
         backend = RedisBackend.from_url(redis_url, history=BUFFER, prefix="fanout-ours:")
     else:
@@ -87,8 +87,8 @@ def ours() -> Starlette:
 
 
 def peer() -> Starlette:
-    from broadcaster import Broadcast  # noqa: PLC0415
-    from sse_starlette import EventSourceResponse  # noqa: PLC0415
+    from broadcaster import Broadcast  # noqa: PLC0415 (one library per server)
+    from sse_starlette import EventSourceResponse  # noqa: PLC0415 (one library per server)
 
     # Redis Streams (broadcaster's "redis-stream://"), as ours: its pub/sub backend
     # ("redis://") delivered nothing here with redis-py 8 (its listener can start before the
@@ -104,7 +104,7 @@ def peer() -> Starlette:
     async def events(request: Request) -> Response:
         async def stream() -> AsyncIterator[dict[str, str]]:
             async with broadcast.subscribe(channel=CHANNEL) as subscriber:
-                async for event in subscriber:  # type: ignore[union-attr]
+                async for event in subscriber:  # type: ignore[union-attr]  # a loosely typed peer
                     if event is None:  # broadcaster's end of a subscription
                         return
                     yield {"data": event.message}

@@ -28,10 +28,9 @@ from support.reliability.common import (
     MIB,
     UVICORN_ARGS,
     Cleanups,
-    async_wait_until,
     get_text,
 )
-from support.reliability.measure import Snapshot, bytes_read, snapshot
+from support.reliability.measure import Snapshot, bytes_read, snapshot, snapshot_when_settled
 from support.servers import raise_fd_limit, run_server, wait_until
 
 if TYPE_CHECKING:
@@ -206,12 +205,7 @@ def hostile_input(
                 endless.cleanup = Cleanups.of(server.records(), ["upload"])
                 await healthy.collect(5, 10)
                 fresh_status, _ = await get_text(server.port, "/health")
-
-                async def settled() -> bool:
-                    return (await snapshot(server)).tasks <= baseline.tasks
-
-                await async_wait_until(settled, 10)
-                after = await snapshot(server)
+                after = await snapshot_when_settled(server, baseline, 10)
                 ids_seen = healthy.ids
             finally:
                 healthy.stop()

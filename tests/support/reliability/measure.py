@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from support.reliability.common import ScenarioError, get_text
+from support.reliability.common import ScenarioError, async_wait_until, get_text
 
 if TYPE_CHECKING:
     from support.servers import ServerProcess
@@ -71,3 +71,16 @@ async def snapshot(server: ServerProcess, *, objects: bool = False) -> Snapshot:
         objects=stats.get("objects"),
         stream_objects=stats.get("stream_objects"),
     )
+
+
+async def snapshot_when_settled(
+    server: ServerProcess, baseline: Snapshot, timeout: float
+) -> Snapshot:
+    """A snapshot taken once the app runs no more tasks than at `baseline` (or after `timeout`
+    seconds, whichever comes first): what a scenario left behind, if anything."""
+
+    async def settled() -> bool:
+        return (await snapshot(server)).tasks <= baseline.tasks
+
+    await async_wait_until(settled, timeout)
+    return await snapshot(server)

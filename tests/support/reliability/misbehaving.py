@@ -26,11 +26,10 @@ from support.reliability.common import (
     UVICORN_ARGS,
     Cleanups,
     all_cleaned,
-    async_wait_until,
     get_text,
     record_counts,
 )
-from support.reliability.measure import Snapshot, snapshot
+from support.reliability.measure import Snapshot, snapshot, snapshot_when_settled
 from support.reliability_app import MISBEHAVIOURS
 from support.servers import raise_fd_limit, run_server, wait_until
 
@@ -171,12 +170,7 @@ def misbehaving_producers(
                     )
                 await healthy.collect(5, 10)
                 fresh_status, _ = await get_text(server.port, "/health")
-
-                async def settled() -> bool:
-                    return (await snapshot(server)).tasks <= baseline.tasks
-
-                await async_wait_until(settled, 10)
-                after = await snapshot(server)
+                after = await snapshot_when_settled(server, baseline, 10)
                 ids_seen = healthy.ids
             finally:
                 healthy.stop()

@@ -124,9 +124,10 @@ class Broadcast:
         Never waits for subscribers; a publisher that never waits still gives them a turn
         after at most 5 ms of its own running (and every quarter of `buffer_size` events).
         Waiting for anything else gives them a turn too, so an event published on its own
-        reaches an idle subscriber at once. Raises
-        `InvalidChannelError` for a bad channel name and `BackendUnavailableError` when the
-        backend's broker cannot be reached.
+        reaches an idle subscriber at once.
+
+        Raises `InvalidChannelError` for a bad channel name and `BackendUnavailableError` when
+        the backend's broker cannot be reached.
         """
         self.check_running()
         event_id = await self.backend.publish(

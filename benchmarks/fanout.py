@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
 TARGET: Final = 3.0
+BACKENDS: Final = ("memory", "redis")
 CONNECT_BATCH: Final = 100
 WAIT_TIMEOUT: Final = 120.0
 
@@ -260,11 +261,13 @@ def redis_server() -> Iterator[str | None]:
         process.wait()
 
 
-def run(count: int, events: int) -> list[Sample]:
+def run(count: int, events: int, wanted: Sequence[str] = BACKENDS) -> list[Sample]:
     samples: list[Sample] = []
     with redis_server() as redis_url:
         backends = [("memory", None)] + ([("redis", redis_url)] if redis_url else [])
         for backend, url in backends:
+            if backend not in wanted:
+                continue
             for library in ("ours", "peer"):
                 if url:
                     os.environ["FANOUT_REDIS_URL"] = url
@@ -303,12 +306,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--subscribers", type=int, default=None)
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="100 subscribers x 100 events")
+    parser.add_argument(
+        "--backends",
+        type=lambda text: text.split(","),
+        default=list(BACKENDS),
+        help="comma-separated: memory, redis (default: both; redis needs redis-server)",
+    )
     parser.add_argument("--json", type=Path, help="also write the samples to this file")
     args = parser.parse_args(argv)
     count = args.subscribers or (100 if args.quick else 1000)
     events = args.events or (100 if args.quick else 200)
     try:
-        samples = run(count, events)
+        unknown = set(args.backends) - set(BACKENDS)
+        if unknown:
+            parser.error(f"unknown backend(s) {sorted(unknown)}: choose from {BACKENDS}")
+        samples = run(count, events, args.backends)
     except MeasurementError as exc:
         print(f"could not measure fairly: {exc}", file=sys.stderr)
         return 1

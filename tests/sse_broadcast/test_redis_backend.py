@@ -173,14 +173,55 @@ def test_one_reading_connection_per_process_whatever_the_subscribers(
     anyio.run(scenario)
 
 
+def test_the_first_subscriber_of_a_channel_gets_live_events_at_once(
+    redis_server: RedisServer,
+) -> None:
+    # The reader must include a newly subscribed channel's stream in the very read its
+    # wake-up causes, not in the one after the next `block` seconds.
+    async def scenario() -> None:
+        broadcast = Broadcast(backend(redis_server, block=4.0))
+        async with broadcast:
+            for channel in ("first", "second", "third"):
+                async with broadcast.subscribe(channel) as subscription:
+                    await broadcast.publish(channel, channel)
+                    with anyio.fail_after(3.0):  # before one `block` could have passed
+                        assert (await anext(subscription)).data == channel
+
+    anyio.run(scenario)
+
+
+def test_a_busy_channels_events_reach_a_subscriber_together(redis_server: RedisServer) -> None:
+    # After the reader fans out an event it waits `gather` seconds before reading again, so
+    # events published meanwhile arrive together: one write per subscriber for all of them.
+    # The first event, published while the reader waits in XREAD, is not held back at all.
+    async def scenario() -> None:
+        broadcast = Broadcast(backend(redis_server, gather=2.0))
+        async with broadcast, broadcast.subscribe("busy") as subscription:
+            await broadcast.publish("busy", "first")
+            with anyio.fail_after(1.5):  # before one `gather` could have passed
+                first = await anext(subscription)
+            for n in range(3):
+                await broadcast.publish("busy", str(n))
+            with anyio.fail_after(10):
+                together = [await anext(subscription)]
+            together += [subscription.receive_nowait() for _ in range(2)]
+        assert first.data == "first"
+        assert [event.data for event in together] == ["0", "1", "2"]
+
+    anyio.run(scenario)
+
+
 def test_the_backend_refuses_bad_settings() -> None:
     from sse_broadcast.redis import RedisBackend  # noqa: PLC0415
 
-    for settings_, match in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"history": 0}, "history must be an int >= 1"),
         ({"ttl": 0}, "ttl must be None or a number of seconds > 0"),
         ({"block": 0}, "block must be a number of seconds"),
-    ]:
+        ({"gather": -0.001}, "gather must be a number of seconds"),
+        ({"gather": True}, "gather must be a number of seconds"),
+    ]
+    for settings_, match in cases:
         with pytest.raises(ValueError, match=match):
             RedisBackend.from_url("redis://127.0.0.1:1/0", **settings_)
     assert issubclass(ChannelEndedError, BroadcastError)

@@ -30,6 +30,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import anyio
+import anyio.lowlevel
 import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -113,6 +114,11 @@ class RedisBackend:
     - `block`: seconds the reader's ``XREAD`` blocks at most before it reads again; keep it
       below the client's socket timeout (redis-py's default is 5 s), or the blocked read
       times out as if Redis were down.
+    - `gather`: seconds the reader waits after fanning out events before it reads again, so
+      that a busy channel's events reach each subscriber in batches (one write for many)
+      rather than one by one. An event published after a quiet spell at least this long is
+      not delayed; under a steady stream an event waits at most this long in Redis. 0 reads
+      again as soon as the subscribers have had their turn.
 
     Ids are ``<epoch>-<ms>-<seq>``: the history's epoch and the stream entry's id. Use one
     Redis (a primary, with replicas if you like), not a Redis Cluster: the reader reads all its
@@ -131,6 +137,7 @@ class RedisBackend:
         ttl: float | None = DEFAULT_TTL,
         prefix: str = "sse:",
         block: float = 2.0,
+        gather: float = 0.005,
     ) -> None:
         if isinstance(history, bool) or not isinstance(history, int) or history < 1:
             raise ValueError(f"history must be an int >= 1, got {history!r}")
@@ -140,11 +147,14 @@ class RedisBackend:
             raise ValueError(f"ttl must be None or a number of seconds > 0, got {ttl!r}")
         if not isinstance(block, int | float) or not 0 < block <= 3600:
             raise ValueError(f"block must be a number of seconds in (0, 3600], got {block!r}")
+        if isinstance(gather, bool) or not isinstance(gather, int | float) or not 0 <= gather <= 60:
+            raise ValueError(f"gather must be a number of seconds in [0, 60], got {gather!r}")
         self.client = client
         self.history_size = history
         self.ttl = ttl
         self.prefix = prefix
         self.block = block
+        self.gather = gather
         self._ttl_ms = "0" if ttl is None else str(max(1, round(ttl * 1000)))
         self._publish_script = client.register_script(PUBLISH_SCRIPT)
         self._feeds: dict[str, _Feed] = {}
@@ -219,12 +229,24 @@ class RedisBackend:
         if feed is None:
             feed = self._feeds[channel] = _Feed()
             try:
-                await self._start_feed(channel, feed)
+                await self._read_head(channel, feed)
             except BaseException:
                 del self._feeds[channel]
                 feed.ready.set()  # whoever waits for it finds it gone, and starts another
                 raise
-        elif not feed.ready.is_set():
+            # Ready and listened to in one step: the reader never reads a feed that nobody
+            # listens to yet (it would read past the head, and drop the feed).
+            feed.listeners[listener] = None
+            head = feed.head()
+            feed.ready.set()
+            # Only now, so that the read the wake-up causes includes this stream.
+            try:
+                await self._wake_reader()
+            except BaseException:
+                self.detach(channel, listener)
+                raise
+            return head
+        if not feed.ready.is_set():
             await feed.ready.wait()
             if self._feeds.get(channel) is not feed:
                 return await self.attach(channel, listener)
@@ -277,19 +299,24 @@ class RedisBackend:
 
     # The reader: one task per process.
 
-    async def _start_feed(self, channel: str, feed: _Feed) -> None:
+    async def _read_head(self, channel: str, feed: _Feed) -> None:
         try:
             last: Any = await self.client.xrevrange(self.prefix + channel, count=1)
-            if last:
-                feed.advance(entry_record(*last[0]))
-            # Wake the reader, so that its next read includes this stream.
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        if last:
+            feed.advance(entry_record(*last[0]))
+
+    async def _wake_reader(self) -> None:
+        """Make the reader's blocked XREAD return, so that its next read includes the feeds
+        that became ready since it began."""
+        try:
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.xadd(self._wake_key, {"w": 1}, maxlen=1)
                 pipe.pexpire(self._wake_key, _WAKE_TTL_MS)
                 await pipe.execute()
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
-        feed.ready.set()
 
     async def _read_forever(self) -> None:
         backoff = 0.0
@@ -299,7 +326,8 @@ class RedisBackend:
                     await self._recheck_feeds()
                     logger.info("%s answers again; reading on", self._broker())
                     backoff = 0.0
-                await self._read_once()
+                if await self._read_once():
+                    await self._let_events_gather()
             except _UNAVAILABLE as exc:
                 # Bounded backoff; the subscribers wait meanwhile. Said once per outage.
                 log = logger.debug if backoff else logger.warning
@@ -315,7 +343,17 @@ class RedisBackend:
                 )
                 await anyio.sleep(backoff)
 
-    async def _read_once(self) -> None:
+    async def _let_events_gather(self) -> None:
+        # The reader just woke this process's subscribers, which now each write what they got.
+        # Reading again at once would hand them the one or two events published meanwhile (a
+        # publisher waits for each XADD's reply, which is handled only after those writes), so
+        # each subscriber would write every event on its own. Pausing after their turn lets a
+        # busy channel's events gather in Redis and reach each subscriber in one write. An event
+        # published after a quiet spell finds the reader blocked in XREAD: it is not delayed.
+        await anyio.lowlevel.cancel_shielded_checkpoint()
+        await anyio.sleep(self.gather)
+
+    async def _read_once(self) -> bool:
         feeds = {
             self.prefix + channel: feed
             for channel, feed in self._feeds.items()
@@ -330,12 +368,14 @@ class RedisBackend:
         replies: list[tuple[bytes | str, _Entries]] = list(
             reply.items() if isinstance(reply, dict) else reply or []
         )
+        fanned_out = False
         for key, entries in replies:
             name = text(key)
             if name == self._wake_key:
                 self._wake_position = text(entries[-1][0])
                 continue
             feed = feeds[name]
+            fanned_out = True
             for entry_id, fields in entries:
                 try:
                     record = entry_record(entry_id, fields)
@@ -351,6 +391,7 @@ class RedisBackend:
                     del feed.listeners[listener]
             if not feed.listeners and self._feeds.get(name[len(self.prefix) :]) is feed:
                 del self._feeds[name[len(self.prefix) :]]
+        return fanned_out
 
     async def _recheck_feeds(self) -> None:
         # Redis was unreachable: it may have restarted without its data. A feed whose stream

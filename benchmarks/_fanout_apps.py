@@ -2,14 +2,19 @@
 
 Each factory builds one library's app; uvicorn loads it with ``--factory``. The backend comes
 from the environment: ``FANOUT_REDIS_URL`` (Redis) or nothing (memory). ``POST
-/publish?count=N&start=S`` publishes N events at full speed, each with data ``"<n> <t>"``
-(its number and ``time.time()`` when it was published), and answers once they are published.
+/publish?count=N&start=S&pad=P&interval=I`` publishes N events, each with data ``"<n> <t>"``
+(its number and ``time.time()`` when it was published; then a space and P bytes of padding
+when P > 0), at full speed or I seconds apart, and answers once they are published.
 
 - `ours`: sse-broadcast's `Broadcast` and the Starlette binding's `EventSourceResponse`, the
   subscription given to the response as it is. Its buffer holds every event of a run, as the
-  peer's unbounded queues do, so that both deliver everything.
+  peer's unbounded queues do, so that both deliver everything; with ``FANOUT_DEFAULTS`` set
+  it has the default history, buffer and slow-subscriber policy instead (1,000 events kept,
+  1,000 waiting at most, "end").
 - `peer`: sse-starlette's `EventSourceResponse` fed by encode/broadcaster (``memory://`` or
   ``redis-stream://``), the recipe sse-starlette's documentation points to.
+
+Every stream's response says its worker process in an ``X-Worker`` header.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import time
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -30,11 +36,13 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 CHANNEL = "fanout"
+# Says which uvicorn worker serves a stream: fanout.py spreads its first subscribers over them.
+WORKER = {"X-Worker": str(os.getpid())}
 BUFFER = 1_000_000  # events a subscriber may have waiting: more than any run publishes
 
 
-def payload(n: int) -> str:
-    return f"{n} {time.time():.6f}"
+def payload(n: int, pad: str) -> str:
+    return f"{n} {time.time():.6f}{pad}"
 
 
 def _app(
@@ -45,8 +53,13 @@ def _app(
     async def publish_endpoint(request: Request) -> PlainTextResponse:
         count = int(request.query_params["count"])
         start = int(request.query_params.get("start", "0"))
+        size = int(request.query_params.get("pad", "0"))
+        interval = float(request.query_params.get("interval", "0"))
+        pad = " " + "x" * size if size else ""
         for n in range(start, start + count):
-            await publish(payload(n))
+            await publish(payload(n, pad))
+            if interval:
+                await anyio.sleep(interval)
         return PlainTextResponse("ok")
 
     @asynccontextmanager
@@ -68,20 +81,22 @@ def ours() -> Starlette:
     from sse_starlette_binding import EventSourceResponse  # noqa: PLC0415 (one library per server)
 
     redis_url = os.environ.get("FANOUT_REDIS_URL")
+    defaults = bool(os.environ.get("FANOUT_DEFAULTS"))
+    sizes = {} if defaults else {"history": BUFFER}
     backend: Backend
     if redis_url:
         from sse_broadcast.redis import RedisBackend  # noqa: PLC0415 (needs the redis extra)
 
-        backend = RedisBackend.from_url(redis_url, history=BUFFER, prefix="fanout-ours:")
+        backend = RedisBackend.from_url(redis_url, prefix="fanout-ours:", **sizes)
     else:
-        backend = MemoryBackend(history=BUFFER)
-    broadcast = Broadcast(backend, buffer_size=BUFFER)
+        backend = MemoryBackend(**sizes)
+    broadcast = Broadcast(backend) if defaults else Broadcast(backend, buffer_size=BUFFER)
 
     async def publish(data: str) -> None:
         await broadcast.publish(CHANNEL, data)
 
     async def events(request: Request) -> Response:
-        return EventSourceResponse(broadcast.subscribe(CHANNEL), ping=0)
+        return EventSourceResponse(broadcast.subscribe(CHANNEL), ping=0, headers=WORKER)
 
     return _app(publish, events, lambda: broadcast)
 
@@ -109,6 +124,6 @@ def peer() -> Starlette:
                         return
                     yield {"data": event.message}
 
-        return EventSourceResponse(stream(), ping=3600)
+        return EventSourceResponse(stream(), ping=3600, headers=WORKER)
 
     return _app(publish, events, lambda: broadcast)

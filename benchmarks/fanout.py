@@ -3,6 +3,7 @@
     uv run python benchmarks/fanout.py                    # 1,000 subscribers, 200 events each
     uv run python benchmarks/fanout.py --quick            # 100 subscribers, 100 events
     uv run python benchmarks/fanout.py --subscribers 20 --events 50 --json out.json
+    uv run python benchmarks/fanout.py --backends redis --slow 0     # Redis throughput only
 
 For each library and backend (`_fanout_apps`: sse-broadcast with its Starlette binding, and
 sse-starlette fed by encode/broadcaster; memory, and Redis when ``redis-server`` is installed,
@@ -19,6 +20,13 @@ publish the events at full speed. It measures:
 - server CPU per delivered event (user + system time of the uvicorn process, from /proc);
 - memory per subscriber: the server's resident memory with the subscribers connected, minus
   before, divided by their number.
+
+With Redis it measures the same with two uvicorn workers (``--workers``; the subscribers spread
+over both, the events published through one of them), against one. Then, on the memory backend
+with each library's defaults, one healthy subscriber's latency over events published 1 ms apart
+(2,000 bytes each), alone and then beside ``--slow`` subscribers that stopped reading, with the
+server's memory growth meanwhile: slow subscribers must not delay the healthy one, and memory
+must stay bounded.
 
 Every subscriber must get every event once, in order (the events are numbered), or the script
 exits 1 without a table: a fast wrong answer is no answer. It reports, it never asserts; the
@@ -51,17 +59,58 @@ if TYPE_CHECKING:
 TARGET: Final = 3.0
 BACKENDS: Final = ("memory", "redis")
 CONNECT_BATCH: Final = 100
+MAX_SPREAD_TRIES: Final = 50
+SLOW_INTERVAL: Final = 0.001  # seconds between events in the slow-subscriber run
 WAIT_TIMEOUT: Final = 120.0
 
 
 class FanoutServer(Server):
-    """`streaming.Server` for a fan-out app: with its lifespan (the broadcast runs in it)."""
+    """`streaming.Server` for a fan-out app: with its lifespan (the broadcast runs in it), and
+    with `workers` uvicorn worker processes (the kernel spreads the connections over them)."""
+
+    def __init__(self, library: str, app: str, workers: int = 1) -> None:
+        super().__init__(library, app)
+        self.workers = workers
+
+    def __enter__(self) -> FanoutServer:
+        super().__enter__()
+        return self
 
     def command(self) -> list[str]:
         command = super().command()
         at = command.index("--lifespan")
         del command[at : at + 2]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
         return command
+
+    def group_pids(self) -> list[int]:
+        """The server's processes: uvicorn's and its workers' (its process group)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.pid:  # the process group
+                    pids.append(int(stat.parent.name))
+        return pids
+
+    def cpu_seconds(self) -> float:
+        """User and system time of every process of the server, from /proc."""
+        total = 0.0
+        for pid in self.group_pids():
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(pid)
+        return total
+
+    def group_rss_bytes(self) -> int:
+        """The resident set size of every process of the server, from /proc."""
+        total = 0
+        for pid in self.group_pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        return total
 
 
 class Subscriber(asyncio.Protocol):
@@ -70,7 +119,7 @@ class Subscriber(asyncio.Protocol):
     def __init__(self) -> None:
         self.buffer = b""
         self.head_done = False
-        self.headers = asyncio.get_running_loop().create_future()
+        self.headers: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.warmed = False  # got a warm-up event (numbered -1): attached
         self.expected = 0  # the number of the next event of the run
         self.errors: list[str] = []
@@ -107,7 +156,7 @@ class Subscriber(asyncio.Protocol):
             if at < 0:
                 continue  # a comment or a retry line
             line = block[at + 6 :].split(b"\r\n", 1)[0]
-            number_text, stamp = line.split(b" ")
+            number_text, stamp = line.split(b" ")[:2]  # then the padding, if any
             number = int(number_text)
             if number < 0:
                 self.warmed = True
@@ -123,10 +172,26 @@ class Subscriber(asyncio.Protocol):
         self.progress.set()
 
 
+class SlowSubscriber(Subscriber):
+    """A subscriber that stops reading once it is attached (it got a warm-up event), with a
+    small receive buffer: the server's writes to it soon block."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.warmed and self.transport is not None:
+            self.transport.pause_reading()
+
+
 @dataclass
 class Sample:
     library: str
     backend: str
+    workers: int
     subscribers: int
     events: int
     delivered_per_s: float
@@ -181,47 +246,143 @@ async def warm_up(port: int, subscribers: list[Subscriber]) -> None:
     raise MeasurementError("some subscribers never got a warm-up event")
 
 
-async def measure(server: Server, library: str, backend: str, count: int, events: int) -> Sample:
+def worker_of(head: bytes) -> bytes:
+    """The ``X-Worker`` header of a stream's response head (`_fanout_apps` sets it)."""
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"x-worker":
+            return value.strip()
+    raise MeasurementError(f"no X-Worker header in {head!r}")
+
+
+async def connect(
+    server: FanoutServer,
+    count: int,
+    subscribers: list[Subscriber],
+    kind: type[Subscriber] = Subscriber,
+) -> None:
+    """Add `count` subscribers of `kind` to `subscribers`, each attached (warmed up)."""
     loop = asyncio.get_running_loop()
-    rss_before = server.rss_bytes()
+    workers: set[bytes] = set()
+    added = 0
+    while added < count:
+        # One subscriber at a time until every worker has one, attached before others come:
+        # broadcaster's subscribe awaits its backend before it registers a channel's first
+        # subscriber in a process, so others subscribing there meanwhile (with Redis) would
+        # overwrite each other and get nothing. Then in batches.
+        spread = len(workers) >= server.workers or added >= MAX_SPREAD_TRIES
+        batch = [kind() for _ in range(min(CONNECT_BATCH if spread else 1, count - added))]
+        for subscriber in batch:
+            await loop.create_connection(subscriber.itself, "127.0.0.1", server.port)
+        heads = await asyncio.wait_for(asyncio.gather(*(s.headers for s in batch)), WAIT_TIMEOUT)
+        workers.update(worker_of(head) for head in heads)
+        subscribers += batch
+        added += len(batch)
+        await warm_up(server.port, subscribers)
+
+
+def close_all(subscribers: Sequence[Subscriber]) -> None:
+    for subscriber in subscribers:
+        if subscriber.transport is not None:
+            subscriber.transport.close()
+
+
+async def measure(
+    server: FanoutServer, library: str, backend: str, count: int, events: int
+) -> Sample:
+    rss_before = server.group_rss_bytes()
     subscribers: list[Subscriber] = []
     try:
-        # One subscriber first, attached before the others come: broadcaster's subscribe
-        # awaits its backend before it registers the channel's first subscriber, so others
-        # subscribing meanwhile (with Redis) would overwrite each other and get nothing.
-        sizes = [1] + [CONNECT_BATCH] * ((count - 1 + CONNECT_BATCH - 1) // CONNECT_BATCH)
-        for size in sizes:
-            batch = [Subscriber() for _ in range(min(size, count - len(subscribers)))]
-            for subscriber in batch:
-                await loop.create_connection(subscriber.itself, "127.0.0.1", server.port)
-            await asyncio.wait_for(asyncio.gather(*(s.headers for s in batch)), WAIT_TIMEOUT)
-            subscribers += batch
-            await warm_up(server.port, subscribers)
-        rss_connected = server.rss_bytes()
-        cpu_before = cpu_seconds(server.pid)
+        await connect(server, count, subscribers)
+        rss_connected = server.group_rss_bytes()
+        cpu_before = server.cpu_seconds()
         started = time.time()
         await post(server.port, f"/publish?count={events}")
         await wait_for_all(subscribers, events)
-        cpu = cpu_seconds(server.pid) - cpu_before
+        cpu = server.cpu_seconds() - cpu_before
         elapsed = max(s.last_arrival for s in subscribers) - started
     finally:
-        for subscriber in subscribers:
-            if subscriber.transport is not None:
-                subscriber.transport.close()
-    latencies = sorted(latency for s in subscribers for latency in s.latencies)
+        close_all(subscribers)
+    latencies = [latency for s in subscribers for latency in s.latencies]
     delivered = count * events
     if len(latencies) != delivered:
         raise MeasurementError(f"{len(latencies)} deliveries for {delivered}")
     return Sample(
         library=library,
         backend=backend,
+        workers=server.workers,
         subscribers=count,
         events=events,
         delivered_per_s=delivered / elapsed,
         p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         cpu_us_per_delivery=cpu / delivered * 1e6,
         kib_per_subscriber=(rss_connected - rss_before) / count / 1024,
+    )
+
+
+@dataclass
+class SlowSample:
+    """One healthy subscriber's latency alone, then beside subscribers that stopped reading."""
+
+    library: str
+    backend: str
+    slow_subscribers: int
+    events: int
+    pad_bytes: int
+    alone_p50_ms: float
+    alone_p99_ms: float
+    beside_p50_ms: float
+    beside_p99_ms: float
+    rss_growth_mib: float
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * fraction) - 1)]
+
+
+async def measure_beside_slow(
+    server: FanoutServer, library: str, backend: str, *, slow: int, events: int, pad: int
+) -> SlowSample:
+    """The healthy subscriber's latency over `events` events published `SLOW_INTERVAL` apart,
+    alone; then over as many more with `slow` subscribers that stopped reading, and the
+    server's memory growth meanwhile. Each event carries `pad` bytes, so that the slow ones'
+    sockets and the server's write buffers fill up long before the run ends. (Published at
+    full speed, events of that size would outrun even the healthy client, and its latency
+    would be its queue's.)"""
+    healthy: list[Subscriber] = []
+    slow_ones: list[Subscriber] = []
+    try:
+        await connect(server, 1, healthy)
+        await post(server.port, f"/publish?count={events}&pad={pad}&interval={SLOW_INTERVAL}")
+        await wait_for_all(healthy, events)
+        alone = list(healthy[0].latencies)
+        healthy[0].latencies.clear()
+        await connect(server, slow, slow_ones, SlowSubscriber)
+        rss_before = server.group_rss_bytes()
+        await post(
+            server.port,
+            f"/publish?count={events}&start={events}&pad={pad}&interval={SLOW_INTERVAL}",
+        )
+        await wait_for_all(healthy, 2 * events)
+        rss_growth = server.group_rss_bytes() - rss_before
+        beside = list(healthy[0].latencies)
+    finally:
+        close_all(healthy + slow_ones)
+    if len(alone) != events or len(beside) != events:
+        raise MeasurementError(f"the healthy subscriber got {len(alone)} + {len(beside)} events")
+    return SlowSample(
+        library=library,
+        backend=backend,
+        slow_subscribers=slow,
+        events=events,
+        pad_bytes=pad,
+        alone_p50_ms=statistics.median(alone) * 1000,
+        alone_p99_ms=percentile(alone, 0.99) * 1000,
+        beside_p50_ms=statistics.median(beside) * 1000,
+        beside_p99_ms=percentile(beside, 0.99) * 1000,
+        rss_growth_mib=rss_growth / 2**20,
     )
 
 
@@ -261,44 +422,139 @@ def redis_server() -> Iterator[str | None]:
         process.wait()
 
 
-def run(count: int, events: int, wanted: Sequence[str] = BACKENDS) -> list[Sample]:
-    samples: list[Sample] = []
+@dataclass(frozen=True)
+class Plan:
+    subscribers: int
+    events: int
+    backends: Sequence[str]
+    workers: int  # also measure Redis with this many uvicorn workers (1: only one)
+    slow: int  # slow subscribers beside the healthy one (0: no such measurement)
+    slow_events: int
+    pad: int
+
+
+@dataclass
+class Results:
+    throughput: list[Sample]
+    beside_slow: list[SlowSample]
+
+
+def serve(
+    library: str, redis_url: str | None, *, workers: int = 1, defaults: bool = False
+) -> FanoutServer:
+    """The library's fan-out app on the memory backend (or on Redis at `redis_url`)."""
+    # The apps read their settings from the environment (uvicorn builds them in its workers).
+    for name, value in (("FANOUT_REDIS_URL", redis_url), ("FANOUT_DEFAULTS", defaults)):
+        if value:
+            os.environ[name] = str(value)
+        else:
+            os.environ.pop(name, None)
+    return FanoutServer(library, f"_fanout_apps:{library}", workers)
+
+
+def run(plan: Plan) -> Results:
+    results = Results([], [])
     with redis_server() as redis_url:
-        backends = [("memory", None)] + ([("redis", redis_url)] if redis_url else [])
-        for backend, url in backends:
-            if backend not in wanted:
+        urls = {"memory": None, "redis": redis_url}
+        for backend in plan.backends:
+            if backend == "redis" and redis_url is None:
+                print("  no redis-server: Redis not measured", flush=True)
                 continue
+            # Several workers only make sense on a broker: memory channels stay in one process.
+            for workers in sorted({1, plan.workers if backend == "redis" else 1}):
+                for library in ("ours", "peer"):
+                    print(
+                        f"  {library} ({backend}, {workers} worker{'s' * (workers > 1)}): "
+                        f"{plan.subscribers} subscribers x {plan.events} events",
+                        flush=True,
+                    )
+                    with serve(library, urls[backend], workers=workers) as server:
+                        sample = asyncio.run(
+                            measure(server, library, backend, plan.subscribers, plan.events)
+                        )
+                    results.throughput.append(sample)
+        if plan.slow:
+            # How slow subscribers are treated does not depend on the backend: memory only.
             for library in ("ours", "peer"):
-                if url:
-                    os.environ["FANOUT_REDIS_URL"] = url
-                else:
-                    os.environ.pop("FANOUT_REDIS_URL", None)
-                print(f"  {library} ({backend}): {count} subscribers x {events} events", flush=True)
-                with FanoutServer(library, f"_fanout_apps:{library}") as server:
-                    sample = asyncio.run(measure(server, library, backend, count, events))
-                samples.append(sample)
-    return samples
+                print(
+                    f"  {library} (memory): 1 subscriber, then beside {plan.slow} that stop "
+                    f"reading, {plan.slow_events} events of {plan.pad} bytes",
+                    flush=True,
+                )
+                with serve(library, None, defaults=True) as server:
+                    slow_sample = asyncio.run(
+                        measure_beside_slow(
+                            server,
+                            library,
+                            "memory",
+                            slow=plan.slow,
+                            events=plan.slow_events,
+                            pad=plan.pad,
+                        )
+                    )
+                results.beside_slow.append(slow_sample)
+    return results
 
 
-def report(samples: Sequence[Sample]) -> str:
+def throughput_report(samples: Sequence[Sample]) -> list[str]:
     lines = [
-        "| library | backend | delivered events/s | p50 ms | p99 ms | CPU us/delivery "
+        "| library | backend | workers | delivered events/s | p50 ms | p99 ms | CPU us/delivery "
         "| KiB/subscriber |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in samples:
         lines.append(
-            f"| {s.library} | {s.backend} | {s.delivered_per_s:,.0f} | {s.p50_ms:.1f} | "
-            f"{s.p99_ms:.1f} | {s.cpu_us_per_delivery:.2f} | {s.kib_per_subscriber:.1f} |"
+            f"| {s.library} | {s.backend} | {s.workers} | {s.delivered_per_s:,.0f} | "
+            f"{s.p50_ms:.1f} | {s.p99_ms:.1f} | {s.cpu_us_per_delivery:.2f} | "
+            f"{s.kib_per_subscriber:.1f} |"
         )
     lines.append("")
-    for backend in dict.fromkeys(s.backend for s in samples):
-        ours = next(s for s in samples if s.backend == backend and s.library == "ours")
-        peer = next(s for s in samples if s.backend == backend and s.library == "peer")
+    for backend, workers in dict.fromkeys((s.backend, s.workers) for s in samples):
+        ours, peer = (
+            next(
+                s
+                for s in samples
+                if (s.backend, s.workers, s.library) == (backend, workers, library)
+            )
+            for library in ("ours", "peer")
+        )
         ratio = ours.delivered_per_s / peer.delivered_per_s
-        verdict = "met" if ratio >= TARGET else f"MISSED (target {TARGET:.0f}x)"
-        lines.append(f"{backend}: ours/peer delivered events/s = {ratio:.2f}x: {verdict}")
-    return "\n".join(lines)
+        label = f"{backend}, {workers} worker{'s' * (workers > 1)}"
+        if workers == 1:
+            verdict = "met" if ratio >= TARGET else f"MISSED (target {TARGET:.0f}x)"
+            lines.append(f"{label}: ours/peer delivered events/s = {ratio:.2f}x: {verdict}")
+        else:
+            one = next(
+                s for s in samples if (s.backend, s.workers, s.library) == (backend, 1, "ours")
+            )
+            lines.append(
+                f"{label}: ours/peer delivered events/s = {ratio:.2f}x; ours with {workers} "
+                f"workers / 1 = {ours.delivered_per_s / one.delivered_per_s:.2f}x"
+            )
+    return lines
+
+
+def slow_report(samples: Sequence[SlowSample]) -> list[str]:
+    if not samples:
+        return []
+    lines = [
+        "",
+        f"One healthy subscriber, alone and then beside {samples[0].slow_subscribers} that stop "
+        f"reading ({samples[0].events} events of {samples[0].pad_bytes} bytes each time):",
+        "",
+        "| library | alone p50 / p99 ms | beside p50 / p99 ms | server memory growth MiB |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for s in samples:
+        lines.append(
+            f"| {s.library} | {s.alone_p50_ms:.1f} / {s.alone_p99_ms:.1f} | "
+            f"{s.beside_p50_ms:.1f} / {s.beside_p99_ms:.1f} | {s.rss_growth_mib:.1f} |"
+        )
+    return lines
+
+
+def report(results: Results) -> str:
+    return "\n".join(throughput_report(results.throughput) + slow_report(results.beside_slow))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -312,21 +568,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=list(BACKENDS),
         help="comma-separated: memory, redis (default: both; redis needs redis-server)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="also Redis with this many workers (1: not)"
+    )
+    parser.add_argument(
+        "--slow", type=int, default=100, help="slow subscribers beside a healthy one (0: not)"
+    )
+    parser.add_argument("--slow-events", type=int, default=5000)
+    parser.add_argument("--pad", type=int, default=2000, help="bytes per event, slow run")
     parser.add_argument("--json", type=Path, help="also write the samples to this file")
     args = parser.parse_args(argv)
-    count = args.subscribers or (100 if args.quick else 1000)
-    events = args.events or (100 if args.quick else 200)
+    unknown = set(args.backends) - set(BACKENDS)
+    if unknown:
+        parser.error(f"unknown backend(s) {sorted(unknown)}: choose from {BACKENDS}")
+    plan = Plan(
+        subscribers=args.subscribers or (100 if args.quick else 1000),
+        events=args.events or (100 if args.quick else 200),
+        backends=args.backends,
+        workers=args.workers,
+        slow=args.slow,
+        slow_events=args.slow_events,
+        pad=args.pad,
+    )
     try:
-        unknown = set(args.backends) - set(BACKENDS)
-        if unknown:
-            parser.error(f"unknown backend(s) {sorted(unknown)}: choose from {BACKENDS}")
-        samples = run(count, events, args.backends)
+        results = run(plan)
     except MeasurementError as exc:
         print(f"could not measure fairly: {exc}", file=sys.stderr)
         return 1
-    print(report(samples))
+    print(report(results))
     if args.json:
-        args.json.write_text(json.dumps([asdict(s) for s in samples], indent=2) + "\n")
+        args.json.write_text(json.dumps(asdict(results), indent=2) + "\n")
     return 0
 
 

@@ -189,20 +189,29 @@ def test_plots_says_when_there_is_nothing_to_draw(tmp_path: Path) -> None:
 
 def test_fanout_measures_ours_and_the_peer_with_each_backend(tmp_path: Path) -> None:
     output = run_script(
-        "fanout.py", "--subscribers", "20", "--events", "20", "--json", str(tmp_path / "f.json")
+        "fanout.py",
+        *("--subscribers", "20", "--events", "20", "--slow", "3", "--slow-events", "300"),
+        *("--json", str(tmp_path / "f.json")),
     )
-    samples = load_list(tmp_path / "f.json")
-    # Memory always; Redis too where redis-server is installed (CI installs it).
-    backends = {"memory", "redis"} if Path("/usr/bin/redis-server").exists() else {"memory"}
-    assert {(s["library"], s["backend"]) for s in samples} == {
-        (library, backend) for library in ("ours", "peer") for backend in backends
+    results = load(tmp_path / "f.json")
+    # Memory always; Redis too where redis-server is installed (CI installs it), with one
+    # worker and with two.
+    cases = {("memory", 1)}
+    if Path("/usr/bin/redis-server").exists():
+        cases |= {("redis", 1), ("redis", 2)}
+    samples = results["throughput"]
+    assert {(s["library"], s["backend"], s["workers"]) for s in samples} == {
+        (library, backend, workers) for library in ("ours", "peer") for backend, workers in cases
     }
     for sample in samples:
         assert sample["subscribers"] == 20
         assert sample["delivered_per_s"] > 0
     assert "ours/peer delivered events/s" in output
-
-
-def load_list(path: Path) -> list[dict[str, Any]]:
-    loaded: list[dict[str, Any]] = json.loads(path.read_text())
-    return loaded
+    # The healthy subscriber's latency alone and beside three that stopped reading.
+    beside = results["beside_slow"]
+    assert [s["library"] for s in beside] == ["ours", "peer"]
+    for sample in beside:
+        assert sample["slow_subscribers"] == 3
+        assert sample["events"] == 300
+        assert 0 < sample["alone_p50_ms"] <= sample["alone_p99_ms"]
+        assert 0 < sample["beside_p50_ms"] <= sample["beside_p99_ms"]

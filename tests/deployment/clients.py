@@ -87,12 +87,11 @@ async def read_lockstep(
     count: int = 5,
     ack_timeout: float = 10.0,
     prefix: str = "",
-    ack_port: int | None = None,
     headers: Sequence[tuple[str, str]] = (),
 ) -> LockstepResult:
     """Read ``{prefix}/lockstep`` on `port`, acknowledging each numbered event as soon as it
-    arrives (``POST /ack`` on `ack_port`, the same port by default), until the stream ends or
-    says "done" or "stalled"."""
+    arrives (``POST /ack`` through the same port), until the stream ends or says "done",
+    "stalled" or "wrong"."""
     result = LockstepResult()
     query = f"run={run}&count={count}&ack_timeout={ack_timeout}"
     request_headers = (("Accept", "text/event-stream"), *headers)
@@ -107,7 +106,7 @@ async def read_lockstep(
                     if event.event != "message":
                         return result
                     path = f"/ack?run={run}&n={event.data}"
-                    result.ack_statuses.append(await post(ack_port or port, path))
+                    result.ack_statuses.append(await post(port, path))
         finally:
             await response.aclose()
     return result

@@ -148,3 +148,13 @@ def test_a_failed_uv_lock_puts_every_file_back(tree: Path, tmp_path: Path) -> No
     assert result.returncode == 2
     assert "uv lock failed (exit 3); every file put back" in result.stderr
     assert snapshot(tree) == before
+
+
+def test_the_bump_shown_in_docs_releasing_is_what_the_command_prints(tree: Path) -> None:
+    docs = (ROOT / "docs" / "releasing.md").read_text()
+    block = docs.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    command, shown = block[0], block[1:]
+    assert command == "$ uv run python tools/bump.py sse-core 0.2.0"
+    result = bump(tree, "--no-lock", *command.split()[-2:])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == shown

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from support.workspace import pin_mismatches
 
 import sse_core
 
@@ -36,17 +37,9 @@ def test_the_four_packages_are_there() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", SIBLINGS)
-def test_sibling_pins_match_the_siblings_versions(name: str) -> None:
-    versions = {sibling: project(sibling)["version"] for sibling in SIBLINGS}
-    dependencies = project(name).get("dependencies", [])
-    assert isinstance(dependencies, list)
-    for line in dependencies:
-        requirement = Requirement(line)
-        if requirement.name in versions:
-            assert str(requirement.specifier) == f"=={versions[requirement.name]}", (
-                f"{name} pins {requirement} but {requirement.name} is {versions[requirement.name]}"
-            )
+def test_sibling_pins_match_the_siblings_versions() -> None:
+    # Extras' requirements too; tools/bump.py keeps them agreeing (tests/workspace/test_release.py).
+    assert pin_mismatches(PACKAGES) == []
 
 
 def test_sse_core_declares_no_runtime_dependency() -> None:

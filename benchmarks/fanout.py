@@ -43,7 +43,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from streaming import MeasurementError, Server, free_port
+from harness.server import MeasurementError, Server
+from support.ports import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -54,7 +55,7 @@ WAIT_TIMEOUT: Final = 120.0
 
 
 class FanoutServer(Server):
-    """`streaming.Server` for a fan-out app: with its lifespan (the broadcast runs in it)."""
+    """`harness.server.Server` for a fan-out app: with its lifespan (the broadcast runs in it)."""
 
     def command(self) -> list[str]:
         command = super().command()

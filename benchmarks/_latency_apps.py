@@ -44,7 +44,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qs
 
 import anyio
-from _stream_apps import RAW_HEADERS, raise_fd_limit, send_text
+from _stream_apps import RAW_HEADERS, send_text
+from support.ports import raise_fd_limit
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable

@@ -44,13 +44,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import resource
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import parse_qs
 
 import anyio
+from support.ports import raise_fd_limit
 
 if TYPE_CHECKING:
     import types
@@ -68,14 +68,7 @@ MakeItem: TypeAlias = Callable[..., Any]
 MODES: Final = ("fast", "yield", "burst-stream", "burst-gen")
 PING_SECONDS: Final = 15
 
-
-def raise_fd_limit() -> None:
-    """Raise this process's soft limit on open files to the hard limit (1,000 idle streams)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
+# The idle measure holds 1,000 streams open: more than a common soft limit on open files.
 raise_fd_limit()
 
 

@@ -35,7 +35,7 @@ import fastapi.sse
 import orjson
 import sse_starlette.event
 from fastapi.sse import format_sse_event
-from streaming import source_revision
+from support.provenance import source_revision
 
 import sse_core
 import sse_starlette_binding

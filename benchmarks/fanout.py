@@ -51,7 +51,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from streaming import MeasurementError, Server, free_port
+from harness.server import MeasurementError, Server
+from support.ports import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -65,7 +66,7 @@ WAIT_TIMEOUT: Final = 120.0
 
 
 class FanoutServer(Server):
-    """`streaming.Server` for a fan-out app: with its lifespan (the broadcast runs in it), and
+    """`harness.server.Server` for a fan-out app: with its lifespan (the broadcast runs in it), and
     with `workers` uvicorn worker processes (the kernel spreads the connections over them)."""
 
     def __init__(self, library: str, app: str, workers: int = 1) -> None:

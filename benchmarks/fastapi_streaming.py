@@ -15,11 +15,11 @@ Cases (N events each, the same N for every library):
    token-stream shape where coalescing writes cannot help.
 3. ``post``: ``POST /chat`` with a JSON body (validated by FastAPI), the same token stream out.
 
-The machinery is `streaming.py`'s, imported from it: one uvicorn process per library
-(``--loop uvloop --http httptools``, 127.0.0.1, its own process group, killed by group whatever
-happens), the counting client (whole reads, ``bytes.count`` of ``data: ``; the server, not the
-client, is the bottleneck), medians over runs with the order of the libraries rotating, the
-ratio lines and the environment line. The apps are in `_fastapi_apps.py`.
+The machinery is the benchmarks' `harness`, as in `streaming.py`: one uvicorn process per
+library (``--loop uvloop --http httptools``, 127.0.0.1, its own process group, killed by group
+whatever happens), the counting client (whole reads, ``bytes.count`` of ``data: ``; the server,
+not the client, is the bottleneck), medians over runs with the order of the libraries rotating,
+the ratio lines and the environment line. The apps are in `_fastapi_apps.py`.
 
 Before it times anything, the script fetches every case at the full N from every server in the
 first run and parses it with `sse_core.EventParser`: exactly N events, each with the expected
@@ -36,8 +36,6 @@ fast. Otherwise it exits 0, whether or not the target is met.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import functools
 import importlib.metadata
 import json
@@ -46,43 +44,36 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from _fastapi_apps import item_score, item_text
-from streaming import (
-    FASTAPI,
-    OURS,
-    RAW,
+from harness.client import Request, fetch, get_text
+from harness.counting import (
     SAMPLE_COLUMNS,
     SAMPLE_COLUMNS_NOTE,
-    STARLETTE,
-    STREAM_TIMEOUT,
-    MeasurementError,
-    Server,
     StreamSample,
+    sample_json,
+    sample_row,
+    time_request,
+)
+from harness.libraries import FASTAPI, OURS, RAW, STARLETTE
+from harness.options import add_run_options, chosen_keys, positive
+from harness.report import (
     Verdict,
-    add_run_options,
-    chosen_keys,
-    dechunk,
     environment,
-    get_text,
     measure_and_report,
     median_of,
-    parse_head,
-    positive,
     progress,
     ratio_text,
     report_header,
-    request_bytes,
-    sample_json,
-    sample_row,
     table,
-    time_request,
 )
+from harness.server import MeasurementError, Server
 
 from sse_core import EventParser
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Sequence
 
-# streaming.py's library keys; here fastapi.sse is the peer with the target, so it comes first.
+# The harness's library keys; here fastapi.sse is the peer with the target, so it comes first.
 LIBRARIES: Final = (OURS, FASTAPI, STARLETTE, RAW)
 LABELS: Final = {
     OURS: "ours (sse-fastapi-binding)",
@@ -101,10 +92,10 @@ FACTORIES: Final = {
 # native SSE."
 VS_FASTAPI: Final = 3.0
 
-# FastAPI's SSE runs at a few tens of thousands of events/s on a 2-core machine: 50,000 events
-# take it one to two seconds per stream, long enough that start-up and the first reads are
-# noise, short enough that 3 runs of 3 cases for 4 servers, plus the full-N checks in the first
-# run, finish in about a minute.
+# Enough events that the slowest library's stream (fastapi.sse's) lasts long enough for
+# start-up and the first reads to be noise, few enough that 3 runs of 3 cases for 4 servers,
+# plus the full-N checks in the first run, stay a short run (docs/performance.md, "Figures
+# behind bounds in the code", has the timings this was chosen from).
 DEFAULT_EVENTS: Final = 50_000
 DEFAULT_RUNS: Final = 3
 WARMUP_EVENTS: Final = 2000
@@ -121,17 +112,13 @@ class Case:
     method: str  # "GET" for /stream?mode=..., "POST" for /chat
     mode: str = ""
 
-    def request(self, events: int, *, close: bool = False) -> bytes:
-        """The whole HTTP/1.1 request for a stream of `events` events."""
+    def request(self, events: int) -> Request:
+        """The request for a stream of `events` events."""
         if self.method == "GET":
-            return request_bytes(f"/stream?mode={self.mode}&n={events}", close=close)
+            return Request(f"/stream?mode={self.mode}&n={events}")
         body = json.dumps({"text": PROMPT, "count": events}).encode()
-        connection = "Connection: close\r\n" if close else ""
-        head = (
-            "POST /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{connection}\r\n"
-        )
-        return head.encode() + body
+        headers = (("Content-Type", "application/json"), ("Content-Length", str(len(body))))
+        return Request("/chat", "POST", headers, body)
 
 
 CASES: Final = (
@@ -168,30 +155,12 @@ def expected_payload(events: int) -> bytes:
     return "".join(f"data: {expected_data(n)}\n\n" for n in range(events)).encode()
 
 
-async def fetch(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send a whole request on a fresh connection (it must say ``Connection: close``) and
-    return the status, the headers and the payload, chunked framing removed."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        raw = await asyncio.wait_for(reader.read(-1), STREAM_TIMEOUT)
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status, headers = parse_head(head)
-    if headers.get("transfer-encoding") == "chunked":
-        body = dechunk(body)
-    return status, headers, body
-
-
 async def check_case(port: int, library: str, case: Case, events: int) -> None:
     """The stream of `case` must be exactly `events` events with the expected data and bytes."""
     where = f"{library} {case.key} ({events} events)"
     await get_text(port, f"/debug/prepare?n={events}")
-    status, headers, payload = await fetch(port, case.request(events, close=True))
-    content_type = headers.get("content-type", "")
+    response, payload = await fetch(port, case.request(events))
+    status, content_type = response.status, response.header("content-type") or ""
     if status != 200 or not content_type.startswith("text/event-stream"):
         raise MeasurementError(f"{where}: status {status}, content-type {content_type!r}")
     # The referee parser, as a browser would read the stream: the count and every event's data.
@@ -245,7 +214,7 @@ async def time_case(port: int, case: Case, events: int) -> StreamSample:
     """One timed stream of `case` (its items built by ``/debug/prepare`` first)."""
     await get_text(port, f"/debug/prepare?n={events}")
     payload = len(expected_payload(events))
-    return await time_request(port, case.request(events), events, payload, case.key)
+    return await time_request(port, case.request(events).wire(), events, payload, case.key)
 
 
 def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
@@ -277,7 +246,7 @@ def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
 
 
 def fastapi_environment() -> dict[str, str]:
-    """`streaming.environment()` with FastAPI's side added: fastapi, pydantic, our binding."""
+    """`harness.report.environment()` with FastAPI's side added: fastapi, pydantic, our binding."""
     info: dict[str, str] = {}
     for key, value in environment().items():
         if key == "packages at":

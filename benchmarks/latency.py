@@ -6,9 +6,10 @@ event takes to reach the client when the server is not saturated. Two SPEC lines
 ("Performance targets", fairness): write coalescing must not add latency to a lone event, and a
 producer that never waits must not starve the other streams.
 
-The machinery is `streaming.py`'s, imported from it: one uvicorn process per library
-(``--loop uvloop --http httptools``, 127.0.0.1, its own process group, killed by group whatever
-happens), the library order rotating from run to run, medians over runs, the environment lines.
+The machinery is the benchmarks' `harness`, as in `streaming.py`: one uvicorn process per
+library (``--loop uvloop --http httptools``, 127.0.0.1, its own process group, killed by group
+whatever happens), the library order rotating from run to run, medians over runs, the
+environment lines.
 The apps are in `_latency_apps.py`. The client is this process, on uvloop, with raw asyncio
 protocols that take ``time.monotonic_ns()`` as soon as a read arrives and split whole reads
 with ``bytes.split``; at 10,000 events/s in all it stays far from being the bottleneck (the
@@ -55,15 +56,14 @@ Verdicts, on the medians over the runs:
   ASGI's + 100 us; ours' p50 time to first event at most raw ASGI's + 200 us; and the
   delivery part of that first event (yield -> read) at most raw ASGI's + 50 us. Why these
   tolerances: at 100 events/s the server's core idles between events, and waking it
-  dominates, so every library's one-stream p50 moves between about 20 and 100 us from run to
-  run; a tighter bound would flip at random. The time to first event includes starting a
-  Starlette response (headers, a task group, a disconnect listener), which costs sse-starlette
-  about 130 us more than raw ASGI before its producer even runs: a fixed cost, not coalescing.
-  The delivery part isolates what coalescing could add (raw ASGI and sse-starlette deliver in
-  10-25 us), so it gets the tight bound.
+  dominates, so every library's one-stream p50 moves from run to run by more than a tight
+  bound would allow; it would flip at random. The time to first event includes starting a
+  Starlette response (headers, a task group, a disconnect listener), a fixed cost before the
+  producer even runs, not coalescing. The delivery part isolates what coalescing could add,
+  so it gets the tight bound. (The figures behind these tolerances: docs/performance.md,
+  "Figures behind bounds in the code".)
 - "a never-waiting producer does not starve a paced stream": ours' p99 lateness against the
-  schedule in the ``hog`` scenario at most 5 ms (uvloop's 1 ms timer granularity included; the
-  one-stream scenario's lateness p99 is about 1 ms).
+  schedule in the ``hog`` scenario at most 5 ms (uvloop's 1 ms timer granularity included).
 
     uv run python benchmarks/latency.py            # median of 3 runs: about 3 minutes on 2 cores
     uv run python benchmarks/latency.py --quick    # 1 run, 2 s per scenario: about 35 s
@@ -81,32 +81,23 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from streaming import (
-    FACTORIES,
-    LABELS,
-    LIBRARIES,
-    OURS,
-    RAW,
-    MeasurementError,
-    Server,
+from harness.client import StreamReader, connect, get_text, request_bytes, within
+from harness.libraries import FACTORIES, LABELS, LIBRARIES, OURS, RAW
+from harness.options import add_run_options, chosen_keys
+from harness.report import (
     Verdict,
-    add_run_options,
-    chosen_keys,
-    connect,
     environment,
-    get_text,
     measure_and_report,
     median_of,
-    parse_head,
     progress,
     ratio_text,
     report_header,
-    request_bytes,
     table,
 )
+from harness.server import MeasurementError, Server
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
 
 DEFAULT_RUNS: Final = 3
@@ -159,52 +150,6 @@ MEASURE_KEYS: Final = (FIRST, *(scenario.key for scenario in SCENARIOS))
 
 
 # -- the client ---------------------------------------------------------------------------------
-
-
-class StreamReader(asyncio.Protocol):
-    """Reads one event-stream response: checks its head, then hands every read of the body to
-    `body_received` with the ``time.monotonic_ns()`` at which the read arrived.
-
-    `done` completes when the reader has what it waits for (a subclass says what), or fails
-    with a `MeasurementError`.
-    """
-
-    def __init__(self) -> None:
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.head = b""
-        self.in_body = False
-
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic_ns()
-        if not self.in_body:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            status, headers = parse_head(self.head[:end])
-            data, self.head = self.head[end + 4 :], b""
-            if status != 200 or headers.get("transfer-encoding") != "chunked":
-                self.finish(MeasurementError(f"status {status}, headers {headers}"))
-                return
-            self.in_body = True
-        try:
-            self.body_received(data, now)
-        except MeasurementError as exc:
-            self.finish(exc)
-
-    def body_received(self, data: bytes, now: int) -> None:
-        raise NotImplementedError
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self.finish(MeasurementError(f"connection closed before the stream ended ({exc!r})"))
-
-    def finish(self, error: BaseException | None) -> None:
-        if self.done.done():
-            return
-        if error is None:
-            self.done.set_result(None)
-        else:
-            self.done.set_exception(error)
 
 
 class FirstEventReader(StreamReader):
@@ -289,14 +234,6 @@ class HogReader(StreamReader):
         self.last = data[-1:]
         if self.events:
             self.finish(None)
-
-
-async def within(seconds: float, awaitable: Awaitable[object], what: str) -> None:
-    """Await `awaitable`; a `MeasurementError` if it takes longer than `seconds`."""
-    try:
-        await asyncio.wait_for(awaitable, seconds)
-    except TimeoutError:
-        raise MeasurementError(f"{what}: nothing within {seconds:g} s") from None
 
 
 async def tasks(port: int) -> int:

@@ -3,10 +3,10 @@ native `fastapi.sse` and raw ASGI.
 
 Each library runs in its own uvicorn process (``--loop uvloop --http httptools``, no access log,
 127.0.0.1, a free port), started in its own process group and killed by group at the end,
-whatever happens. The apps are in `_stream_apps.py`. The client is this process: a raw asyncio
-protocol that counts bytes and ``data: `` prefixes in whole reads (C-speed ``bytes.count``)
-and never parses events one by one, so the server is the bottleneck. The table shows how busy
-the client was.
+whatever happens (`harness.server`). The apps are in `_stream_apps.py`. The client is this
+process: a raw asyncio protocol that counts bytes and ``data: `` prefixes in whole reads
+(C-speed ``bytes.count``) and never parses events one by one, so the server is the bottleneck
+(`harness.counting`). The table shows how busy the client was.
 
 Measures (every library gets the same events and writes the same bytes):
 
@@ -37,63 +37,51 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import importlib.metadata
-import json
-import os
-import platform
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-import uvloop
-from _stream_apps import raise_fd_limit
+from harness.client import get, get_text, request_bytes
+from harness.counting import (
+    SAMPLE_COLUMNS,
+    SAMPLE_COLUMNS_NOTE,
+    StreamSample,
+    sample_json,
+    sample_row,
+    time_request,
+)
+from harness.libraries import (
+    DROPIN,
+    DROPIN_LIBRARIES,
+    FACTORIES,
+    FASTAPI,
+    IDLE_LIBRARIES,
+    LABELS,
+    LIBRARIES,
+    OURS,
+    RAW,
+    STARLETTE,
+    STREAMING_RESPONSE,
+)
+from harness.options import add_run_options, chosen_keys, positive
+from harness.report import (
+    Verdict,
+    environment,
+    measure_and_report,
+    median_of,
+    progress,
+    ratio_text,
+    report_header,
+    table,
+)
+from harness.server import MeasurementError, Server
+from support.http_client import open_request
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Sequence
 
-PlanT = TypeVar("PlanT")
-ResultsT = TypeVar("ResultsT")
-
-BENCHMARKS: Final = Path(__file__).resolve().parent
-
-OURS: Final = "ours"
-STARLETTE: Final = "sse-starlette"
-FASTAPI: Final = "fastapi.sse"
-RAW: Final = "raw ASGI"
-LIBRARIES: Final = (OURS, STARLETTE, FASTAPI, RAW)
-# The drop-in pair: sse-starlette's code (`_stream_apps.dropin_app`) run by each library.
-DROPIN: Final = "drop-in"
-DROPIN_STARLETTE: Final = "sse-starlette (drop-in code)"
-DROPIN_LIBRARIES: Final = (DROPIN, DROPIN_STARLETTE)
-# The idle measure's reference: Starlette's plain StreamingResponse, no SSE (idle only).
-STREAMING_RESPONSE: Final = "StreamingResponse"
-IDLE_LIBRARIES: Final = (*LIBRARIES, STREAMING_RESPONSE)
-LABELS: Final = {
-    OURS: "ours (sse-starlette-binding)",
-    STARLETTE: "sse-starlette 3.7",
-    FASTAPI: "fastapi.sse (FastAPI native)",
-    RAW: "raw ASGI (1 message/event)",
-    DROPIN: "drop-in: sse-starlette's code, import changed",
-    DROPIN_STARLETTE: "sse-starlette 3.7, the same code",
-    STREAMING_RESPONSE: "reference: Starlette StreamingResponse",
-}
-FACTORIES: Final = {
-    OURS: "ours_app",
-    STARLETTE: "sse_starlette_app",
-    FASTAPI: "fastapi_app",
-    RAW: "raw_app",
-    DROPIN: "binding_dropin_app",
-    DROPIN_STARLETTE: "sse_starlette_dropin_app",
-    STREAMING_RESPONSE: "streaming_response_app",
-}
 # The line separator each library's events end with: the drop-in code keeps sse-starlette's
 # default, CRLF; the other servers are all given (or only know) LF.
 SEPARATORS: Final = {
@@ -116,8 +104,6 @@ DEFAULT_CONNECTIONS: Final = 1000
 QUICK_CONNECTIONS: Final = 1000
 CONCURRENT_STREAMS: Final = 50
 CHECK_EVENTS: Final = 5  # events per mode in the same-bytes check before timing
-STREAM_TIMEOUT: Final = 300.0  # seconds: a stream that takes longer is a failure
-READ_SIZE: Final = 1 << 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,245 +219,7 @@ IDLE: Final = "idle"
 MEASURE_KEYS: Final = (*(m.key for m in STREAM_MEASURES), IDLE)
 
 
-class MeasurementError(Exception):
-    """The benchmark could not measure fairly (wrong bytes, short stream, dead server)."""
-
-
-# -- the server ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    """One uvicorn process serving one library's app, in its own process group.
-
-    Use it as a context manager: leaving the block always kills the whole group.
-    """
-
-    def __init__(self, library: str, app: str | None = None) -> None:
-        self.library = library
-        # The ``module:factory`` uvicorn loads from benchmarks/; by default the library's
-        # factory in `_stream_apps` (other scripts, fastapi_streaming.py, name their own).
-        self.app = app or f"_stream_apps:{FACTORIES[library]}"
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log: TextIO | None = None
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            self.app,
-            "--app-dir",
-            str(BENCHMARKS),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ]
-
-    def __enter__(self) -> Server:
-        for _attempt in range(3):
-            self.port = free_port()
-            self.log = tempfile.TemporaryFile("w+")
-            self.process = subprocess.Popen(
-                self.command(),
-                stdout=self.log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own session and process group
-            )
-            try:
-                self.wait_ready()
-            except MeasurementError as exc:
-                output = self.stop()
-                if "address already in use" in output.lower():
-                    continue  # another process took the port between free_port() and uvicorn
-                raise MeasurementError(f"{self.library} server: {exc}:\n{output}") from None
-            except BaseException:
-                self.stop()
-                raise
-            return self
-        raise MeasurementError(f"{self.library} server: no free port after 3 attempts")
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise MeasurementError("server exited")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise MeasurementError("server did not accept connections in time")
-
-    def stop(self) -> str:
-        """Kill the server's process group (politely first) and return its output."""
-        process, self.process = self.process, None
-        if process is not None:
-            self.kill_group(process, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=3)
-            # Anything left in the group (the server ignoring SIGTERM, a stray child) goes now.
-            self.kill_group(process, signal.SIGKILL)
-            process.wait()
-        output = ""
-        if self.log is not None:
-            self.log.seek(0)
-            output = self.log.read()
-            self.log.close()
-            self.log = None
-        return output
-
-    @staticmethod
-    def kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-
-    def rss_bytes(self) -> int:
-        """The server's resident set size, from /proc/PID/status."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise MeasurementError("no VmRSS in /proc/PID/status")
-
-
 # -- the client ---------------------------------------------------------------------------------
-
-
-def request_bytes(path: str, *, close: bool = False) -> bytes:
-    connection = "Connection: close\r\n" if close else ""
-    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{connection}\r\n".encode()
-
-
-def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
-    """Status code and (lower-cased) headers of a response head."""
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return status, headers
-
-
-def dechunk(body: bytes) -> bytes:
-    """The payload of a complete chunked body (small bodies only: this is slow Python)."""
-    out: list[bytes] = []
-    position = 0
-    while True:
-        end = body.index(b"\r\n", position)
-        size = int(body[position:end], 16)
-        if size == 0:
-            return b"".join(out)
-        out.append(body[end + 2 : end + 2 + size])
-        position = end + 2 + size + 2
-
-
-async def get(port: int, path: str) -> tuple[int, bytes]:
-    """A plain GET on a fresh connection: (status, payload), the chunked framing removed."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request_bytes(path, close=True))
-        raw = await asyncio.wait_for(reader.read(-1), 30)
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status, headers = parse_head(head)
-    if headers.get("transfer-encoding") == "chunked":
-        body = dechunk(body)
-    return status, body
-
-
-async def get_text(port: int, path: str) -> str:
-    status, body = await get(port, path)
-    if status != 200:
-        raise MeasurementError(f"GET {path}: status {status}")
-    return body.decode()
-
-
-class StreamCounter(asyncio.Protocol):
-    """Reads one chunked event stream: counts bytes and ``data: `` prefixes, finds the end.
-
-    Work per read, never per event: a ``bytes.count`` over the read (plus the last few bytes of
-    the previous one, so that a prefix split across reads is counted once).
-    """
-
-    PREFIX: Final = b"data: "
-    END: Final = b"\r\n0\r\n\r\n"  # the last chunk's CRLF, then the zero-size chunk
-    TAIL: Final = 8
-
-    def __init__(self, done: asyncio.Future[None]) -> None:
-        self.done = done
-        self.head = b""
-        self.in_body = False
-        self.events = 0
-        self.bytes = 0
-        self.tail = b""
-
-    def data_received(self, data: bytes) -> None:
-        if not self.in_body:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            status, headers = parse_head(self.head[:end])
-            data, self.head = self.head[end + 4 :], b""
-            if status != 200 or headers.get("transfer-encoding") != "chunked":
-                self.finish(MeasurementError(f"status {status}, headers {headers}"))
-                return
-            self.in_body = True
-            # The terminator check below needs the CRLF that precedes it: the head's.
-            self.tail = b"\r\n"
-        self.bytes += len(data)
-        joined = self.tail + data
-        self.events += joined.count(self.PREFIX) - self.tail.count(self.PREFIX)
-        if joined.endswith(self.END):
-            self.finish(None)
-        self.tail = joined[-self.TAIL :]
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        if exc is not None and not isinstance(exc, Exception):
-            self.finish(exc)  # SystemExit or KeyboardInterrupt: the benchmark is stopping
-        else:
-            self.finish(MeasurementError(f"connection closed before the stream ended ({exc!r})"))
-
-    def finish(self, error: BaseException | None) -> None:
-        if self.done.done():
-            return
-        if error is None:
-            self.done.set_result(None)
-        else:
-            self.done.set_exception(error)
 
 
 def payload_bytes(events: int, sep: bytes = b"\n") -> int:
@@ -490,36 +238,6 @@ def expected_events(events: int, sep: bytes = b"\n") -> bytes:
     return b"".join(b"data: %d%s%s" % (i, sep, sep) for i in range(events))
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSample:
-    """One timed stream."""
-
-    seconds: float
-    events: int
-    wire_bytes: int
-    payload_bytes: int
-    """The events' own bytes, chunked framing excluded (what every library must write)."""
-    server_cpu: float
-    client_cpu: float
-
-    @property
-    def events_per_second(self) -> float:
-        return self.events / self.seconds
-
-    @property
-    def framing_per_event(self) -> float:
-        """Chunked-encoding bytes per event: about 5 when every event is its own message."""
-        return (self.wire_bytes - self.payload_bytes) / self.events
-
-    @property
-    def server_us_per_event(self) -> float:
-        return self.server_cpu / self.events * 1e6
-
-    @property
-    def client_busy(self) -> float:
-        return self.client_cpu / self.seconds
-
-
 async def time_stream(
     port: int, mode: str, events: int, streams: int = 1, sep: bytes = b"\n"
 ) -> StreamSample:
@@ -529,58 +247,6 @@ async def time_stream(
     await get_text(port, f"/debug/prepare?n={each}")
     request = request_bytes(f"/stream?mode={mode}&n={each}")
     return await time_request(port, request, each, payload_bytes(each, sep), mode, streams=streams)
-
-
-async def connect(port: int, protocol: asyncio.Protocol) -> asyncio.Transport:
-    """A connection to the server on 127.0.0.1 that `protocol` reads."""
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_connection(lambda: protocol, "127.0.0.1", port)
-    return transport
-
-
-async def time_request(
-    port: int, request: bytes, events: int, payload: int, label: str, *, streams: int = 1
-) -> StreamSample:
-    """Send `request` (a whole HTTP/1.1 request) on `streams` connections at once and time
-    their event streams, each of `events` events and `payload` bytes without the chunked
-    framing; the sample counts all the streams' events together.
-
-    Wall time runs from writing the requests to reading the last chunked terminator; the
-    server's CPU comes from its ``/debug/cpu`` before and after. Each stream's count of
-    ``data: `` prefixes must come out exactly `events` (`label` names the stream in the error
-    if it does not).
-    """
-    cpu_before = float(await get_text(port, "/debug/cpu"))
-    loop = asyncio.get_running_loop()
-    counters = [StreamCounter(loop.create_future()) for _ in range(streams)]
-    transports: list[asyncio.Transport] = []
-    try:
-        for counter in counters:
-            transports.append(await connect(port, counter))
-        client_before = time.process_time()
-        start = time.perf_counter()
-        for transport in transports:
-            transport.write(request)
-        await asyncio.wait_for(
-            asyncio.gather(*(counter.done for counter in counters)), STREAM_TIMEOUT
-        )
-        seconds = time.perf_counter() - start
-        client_cpu = time.process_time() - client_before
-    finally:
-        for transport in transports:
-            transport.close()
-    cpu_after = float(await get_text(port, "/debug/cpu"))
-    for counter in counters:
-        if counter.events != events:
-            raise MeasurementError(f"{label}: expected {events} events, counted {counter.events}")
-    return StreamSample(
-        seconds,
-        events * streams,
-        sum(counter.bytes for counter in counters),
-        payload * streams,
-        cpu_after - cpu_before,
-        client_cpu,
-    )
 
 
 async def check_bytes(port: int, library: str) -> None:
@@ -618,13 +284,11 @@ class IdleSample:
 
 async def open_idle(port: int) -> asyncio.StreamWriter:
     """One idle stream, open once its response head has arrived."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(request_bytes("/idle"))
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-    status, _ = parse_head(head[:-4])
-    if status != 200:
-        raise MeasurementError(f"/idle: status {status}")
-    return writer
+    response = await open_request(port, "/idle", headers=(), timeout=30)
+    if response.status != 200:
+        response.close()
+        raise MeasurementError(f"/idle: status {response.status}")
+    return response.writer
 
 
 async def open_many(port: int, count: int, batch: int = 100) -> list[asyncio.StreamWriter]:
@@ -696,10 +360,6 @@ class Plan:
         return measure.quick_events if self.quick else measure.events
 
 
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
     """Take `plan.runs` runs; in each, every library in turn, the order rotating per run."""
     run = runner.run
@@ -748,147 +408,6 @@ def run_all(plan: Plan, runner: asyncio.Runner) -> Results:
 
 
 # -- reporting ----------------------------------------------------------------------------------
-
-
-def environment() -> dict[str, str]:
-    info = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
-    for distribution in (
-        "uvicorn",
-        "uvloop",
-        "httptools",
-        "sse-starlette",
-        "starlette",
-        "anyio",
-        "fastapi",
-        "pydantic",
-        "sse-starlette-binding",
-        "sse-core",
-    ):
-        info[distribution] = importlib.metadata.version(distribution)
-    info["packages at"] = source_revision()
-    info["cpus"] = str(os.cpu_count())
-    info["platform"] = platform.platform()
-    return info
-
-
-def git(*args: str) -> str:
-    """A read-only git command's output in the workspace (no optional locks: others may be
-    committing); CalledProcessError or OSError if it fails."""
-    return subprocess.run(
-        ["git", "--no-optional-locks", "-C", str(BENCHMARKS.parent), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-def source_revision() -> str:
-    """The git commit the packages were measured at, marked when they have local changes."""
-    try:
-        commit = git("rev-parse", "--short", "HEAD").strip()
-        changed = git("status", "--porcelain", "--", "packages").strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{commit}{' + local changes' if changed else ''}"
-
-
-def source_fingerprint() -> str:
-    """A hash of the packages' source files: compared before and after the runs."""
-    digest = hashlib.sha256()
-    for path in sorted(BENCHMARKS.parent.glob("packages/*/src/**/*.py")):
-        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned first column, right-aligned others."""
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-
-    def line(row: Sequence[str]) -> str:
-        cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        return "  ".join(cells).rstrip()
-
-    return [line(header), line(["-" * width for width in widths]), *(line(r) for r in rows)]
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    name: str
-    met: bool
-    detail: str
-
-    def text(self) -> str:
-        return f"{'met' if self.met else 'MISSED'}: {self.name} ({self.detail})"
-
-
-def ratio_text(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def median_of(values: Sequence[float]) -> float:
-    return statistics.median(values)
-
-
-SAMPLE_COLUMNS: Final = (
-    "library",
-    "events/s",
-    "server CPU us/event",
-    "wall s",
-    "client CPU",
-    "framing bytes/event",
-)
-
-
-SAMPLE_COLUMNS_NOTE: Final = (
-    "server CPU us/event = server process CPU time over the stream / events; "
-    "client CPU = this process's CPU time / wall time (the client's core); "
-    "framing bytes/event = chunked-encoding bytes on the wire / events: 5 or 6 "
-    "when each event is its own body message, near 0 when writes are coalesced"
-)
-"""What `SAMPLE_COLUMNS` mean: a note for the `report_header` of a report that has them."""
-
-
-def sample_row(label: str, samples: Sequence[StreamSample]) -> tuple[str, ...]:
-    """One library's row of a stream table: the medians of its samples (`SAMPLE_COLUMNS`)."""
-    return (
-        label,
-        f"{median_of([s.events_per_second for s in samples]):,.0f}",
-        f"{median_of([s.server_us_per_event for s in samples]):.2f}",
-        f"{median_of([s.seconds for s in samples]):.3f}",
-        f"{median_of([s.client_busy for s in samples]):.0%}",
-        f"{median_of([s.framing_per_event for s in samples]):.2f}",
-    )
-
-
-def sample_json(sample: StreamSample) -> dict[str, float]:
-    """One stream sample as the ``--json`` file records it."""
-    return {
-        "events": sample.events,
-        "wire_bytes": sample.wire_bytes,
-        "seconds": sample.seconds,
-        "events_per_second": sample.events_per_second,
-        "server_us_per_event": sample.server_us_per_event,
-        "client_busy": sample.client_busy,
-    }
-
-
-def report_header(
-    title: str, env: Mapping[str, str], notes: Sequence[str], *, code_changed: bool
-) -> list[str]:
-    """The lines a report starts with: a warning if the code changed during the run, what was
-    measured, the environment, and the `notes` (what was measured, what the columns mean)."""
-    warning = [
-        "WARNING: the packages' source files changed while this ran, "
-        "so these results mix versions: run again on a quiet tree"
-    ]
-    return [
-        *(warning if code_changed else []),
-        title,
-        " | ".join(f"{key} {value}" for key, value in env.items()),
-        *notes,
-        "",
-    ]
 
 
 def stream_report(
@@ -1068,55 +587,6 @@ def to_json(results: Results, plan: Plan) -> dict[str, Any]:
     }
 
 
-def positive(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def add_run_options(
-    parser: argparse.ArgumentParser,
-    keys: Sequence[str],
-    *,
-    what: str,
-    runs: int,
-    quick_runs: int | None = None,
-) -> None:
-    """The options every server benchmark shares: ``--runs`` (default `runs`, or `quick_runs`
-    with ``--quick`` when given), ``--only`` (a comma-separated subset of `keys`, the script's
-    `what`: measures or cases) and ``--json``."""
-    quick = "" if quick_runs is None else f", or {quick_runs} with --quick"
-    parser.add_argument(
-        "--runs",
-        type=positive,
-        default=None if quick_runs is not None else runs,
-        metavar="N",
-        help=f"runs to take the median of (default {runs}{quick})",
-    )
-    parser.add_argument(
-        "--only",
-        default=",".join(keys),
-        metavar="LIST",
-        help=f"comma-separated {what} to run, of: {', '.join(keys)} (default: all)",
-    )
-    parser.add_argument(
-        "--json", type=Path, default=None, metavar="PATH", help="also write every sample here"
-    )
-
-
-def chosen_keys(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, keys: Sequence[str], what: str
-) -> tuple[str, ...]:
-    """The `keys` that ``--only`` names, in their own order; a usage error for unknown ones."""
-    named = args.only.split(",")
-    unknown = set(named) - set(keys)
-    if unknown:
-        parser.error(f"unknown {what}: {', '.join(sorted(unknown))}")
-    return tuple(key for key in keys if key in named)
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(
@@ -1141,11 +611,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def terminate(signum: int, frame: object) -> None:
-    """SIGTERM handler: leave through the normal exits, which stop the servers."""
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     plan = Plan(
@@ -1155,33 +620,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         measures=args.measures,
     )
     return measure_and_report(plan, run_all, report, to_json, args.json)
-
-
-def measure_and_report(
-    plan: PlanT,
-    run_all: Callable[[PlanT, asyncio.Runner], ResultsT],
-    report: Callable[..., str],
-    to_json: Callable[[ResultsT, PlanT], dict[str, Any]],
-    json_path: Path | None,
-) -> int:
-    """Run `plan` with `run_all` on uvloop, print `report`, and write `to_json` to `json_path`
-    if given; the exit status (1 when something could not be measured fairly)."""
-    raise_fd_limit()
-    # A SIGTERM (a CI timeout, say) must unwind like Ctrl-C does, so that every server's
-    # process group is killed on the way out instead of being left behind.
-    signal.signal(signal.SIGTERM, terminate)
-    fingerprint = source_fingerprint()
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        try:
-            results = run_all(plan, runner)
-        except MeasurementError as exc:
-            print(f"could not measure fairly: {exc}", file=sys.stderr)
-            return 1
-    print(report(results, plan, code_changed=source_fingerprint() != fingerprint))
-    if json_path is not None:
-        json_path.write_text(json.dumps(to_json(results, plan), indent=2) + "\n")
-        print(f"\nwrote {json_path}")
-    return 0
 
 
 if __name__ == "__main__":

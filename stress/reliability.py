@@ -15,6 +15,9 @@ Linux only (it reads /proc). 10,000 streams need 10,000 open files in this proce
 in the server: the script raises its soft limit to the hard limit (the server inherits it) and
 says so, without running that scenario, if the hard limit is too low (raise it with
 ``ulimit -Hn`` as root, or in /etc/security/limits.conf).
+
+It imports the scenarios from the tests' ``support`` package, which the development
+environment (``uv sync``) puts on the import path, as pytest does (``tools/dev-paths``).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-import _paths  # noqa: F401 (puts tests and benchmarks on sys.path)
-from streaming import source_fingerprint, source_revision
+from support.ports import raise_fd_limit
+from support.provenance import source_fingerprint, source_revision
 from support.reliability.churn import RSS_GROWTH_AFTER_CHURN_MAX, churn
 from support.reliability.common import FD_SLACK, MIB, TRACEBACK, UVICORN_ARGS, UVICORN_H11_ARGS
 from support.reliability.hostile_input import (
@@ -55,7 +58,6 @@ from support.reliability.slow_consumers import (
     latency_bound,
     slow_consumers,
 )
-from support.servers import raise_fd_limit
 
 from sse_core import last_event_id_from_header
 

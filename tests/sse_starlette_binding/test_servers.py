@@ -228,7 +228,8 @@ def test_uvicorn_cooperative_shutdown_sends_a_farewell(uvicorn_server: ServerPro
 # multiprocessing event, polled every 0.1 s); it waits --graceful-timeout (1 s) for open
 # connections, then cancels them, which runs every producer's cleanup but cuts each response.
 # So: 0.1 s + 1 s + cancelling, the lifespan shutdown, the worker's exit and the main process
-# joining it (measured about 0.1 s on an idle machine): 2.5 s leaves over a second of margin.
+# joining it: 2.5 s leaves over a second for the steps that wait on no timer
+# (docs/performance.md, "Figures behind bounds in the code", has what they took).
 # granian's main process forwards SIGTERM to its worker, whose streams hear it and complete at
 # once; the worker exits when its connections are done. Nothing waits on a timer, so the same
 # 2 s as uvicorn.

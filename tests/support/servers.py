@@ -1,10 +1,16 @@
-"""Real ASGI servers in subprocesses.
+"""Real ASGI servers in subprocesses: the one server-process manager of the repository.
 
-`run_server()` starts uvicorn, hypercorn or granian on a free port of 127.0.0.1 serving an app
-from a folder (put on ``PYTHONPATH`` and used as the working directory), in its own session and
-process group, with stdout and stderr captured to a log file. It waits, bounded, until the app
-answers ``GET /health``, and fails with the server's output if the server dies or never answers.
-On the way out, whatever happened, it kills the whole process group (workers included).
+`start_server()` is the manager: it starts a server's command on a free port of 127.0.0.1 in
+its own session and process group, with stdout and stderr captured to a log file, waits
+(bounded) until a readiness check passes, and fails with the server's output if the server
+dies or never gets ready (trying another port when the one it got was taken in between).
+`stop_group()` ends the whole group (workers included), gracefully first when asked.
+
+The tests use `run_server()`: uvicorn, hypercorn or granian serving an app from a folder (put
+on ``PYTHONPATH`` and used as the working directory), ready once the app answers
+``GET /health``, killed by group on the way out whatever happened. The benchmarks build their
+own uvicorn command on `start_server()` (``benchmarks/harness/server.py``), and this module's
+`raise_fd_limit()` serves the tests, the stress scripts and the benchmarks' servers alike.
 
 `support.http_client` is the raw-socket client that talks to them.
 """
@@ -14,19 +20,24 @@ from __future__ import annotations
 __all__ = [
     "HOST",
     "STARTUP_TIMEOUT",
+    "Launch",
+    "ServerError",
     "ServerKind",
     "ServerProcess",
+    "accepts_connections",
+    "answers_health",
     "free_port",
     "raise_fd_limit",
     "run_server",
     "server_command",
+    "start_server",
+    "stop_group",
     "wait_until",
 ]
 
 import asyncio
 import contextlib
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -36,10 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
-import pytest
-
 from sse_starlette_binding.testing._http import Exchange
-from support.ports import HOST, free_port
+from support.ports import HOST, free_port, raise_fd_limit
 from support.recording import RECORD_ENV
 
 if TYPE_CHECKING:
@@ -49,18 +58,12 @@ ServerKind = Literal["uvicorn", "hypercorn", "granian"]
 
 STARTUP_TIMEOUT: Final = 15.0
 TESTS_DIR: Final = Path(__file__).resolve().parents[1]
+PORT_ATTEMPTS: Final = 3
 
 
-def raise_fd_limit() -> int:
-    """Raise this process's soft limit on open files to its hard limit; returns the new soft
-    limit. A server started afterwards inherits it, so call this before starting one."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    # An unlimited hard limit still stops at the kernel's nr_open (a million, usually).
-    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
-    if soft != target:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+class ServerError(RuntimeError):
+    """A server process exited before it was ready, or did not get ready in time; the message
+    holds its command and its output."""
 
 
 def server_command(
@@ -129,13 +132,38 @@ class ServerProcess:
 
     def kill_group(self) -> None:
         """SIGKILL the whole process group (server and workers) and reap the leader."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+        stop_group(self.process)
+
+
+def stop_group(process: subprocess.Popen[bytes], *, grace: float = 0.0) -> None:
+    """End `process`'s whole process group and reap it: SIGTERM first and up to `grace`
+    seconds to exit when `grace` is given, then SIGKILL for anything left (a server that
+    ignores SIGTERM, a stray worker)."""
+    if grace > 0:
+        _signal_group(process, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
+            process.wait(timeout=grace)
+    _signal_group(process, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
 
 
-def _answers_health(port: int) -> bool:
+def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+def accepts_connections(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def answers_health(port: int) -> bool:
+    """Whether the app on 127.0.0.1:`port` answers ``GET /health`` with 200."""
     exchange = Exchange("GET", "/health", [(b"Host", HOST.encode()), (b"Connection", b"close")])
     try:
         with socket.create_connection((HOST, port), timeout=1.0) as sock:
@@ -145,6 +173,74 @@ def _answers_health(port: int) -> bool:
     except (OSError, ValueError):  # refused, reset, cut (IncompleteResponse) or not HTTP
         return False
     return exchange.status == 200
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start a server on a given port: its command, environment and log file."""
+
+    command: Sequence[str]
+    env: Mapping[str, str]
+    log_path: Path
+
+
+def start_server(
+    launch_for: Callable[[int], Launch],
+    *,
+    cwd: Path,
+    ready: Callable[[int], bool],
+    startup_timeout: float = STARTUP_TIMEOUT,
+    name: str = "server",
+) -> tuple[int, subprocess.Popen[bytes]]:
+    """Start the server ``launch_for(port)`` describes on a free port and wait until
+    ``ready(port)``; the port and the process, the leader of its own process group.
+
+    Raises `ServerError` (with the command and the server's output) when the server exits or
+    is not ready within `startup_timeout` seconds; the group is gone by then. A port taken by
+    another process between `free_port` and the server's bind is tried again with another,
+    `PORT_ATTEMPTS` times in all.
+    """
+    for _attempt in range(PORT_ATTEMPTS):
+        port = free_port()
+        launch = launch_for(port)
+        with launch.log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                list(launch.command),
+                cwd=cwd,
+                env=dict(launch.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own session and process group
+            )
+        try:
+            problem = _wait_ready(process, port, ready, startup_timeout)
+        except BaseException:
+            stop_group(process)
+            raise
+        if problem is None:
+            return port, process
+        stop_group(process)
+        output = launch.log_path.read_text(encoding="utf-8", errors="replace")
+        if "address already in use" not in output.lower():
+            raise ServerError(
+                f"{name} {problem}; command: {list(launch.command)}\nits output:\n{output}"
+            )
+    raise ServerError(f"{name}: no free port after {PORT_ATTEMPTS} attempts")
+
+
+def _wait_ready(
+    process: subprocess.Popen[bytes], port: int, ready: Callable[[int], bool], timeout: float
+) -> str | None:
+    """None once ``ready(port)``; else what went wrong."""
+    deadline = time.monotonic() + timeout
+    while not ready(port):
+        if process.poll() is not None:
+            return f"exited with code {process.returncode} before it was ready"
+        if time.monotonic() > deadline:
+            return f"was not ready within {timeout} s"
+        time.sleep(0.05)
+    return None
 
 
 @contextlib.contextmanager
@@ -160,45 +256,28 @@ def run_server(
 ) -> Iterator[ServerProcess]:
     """Serve `app` from `app_dir` with `kind`; logs and records go to files in `work_dir`.
 
-    Yields once the app answers ``GET /health`` with 200; fails the test (with the server's
-    output) if the server exits first or does not answer within `startup_timeout` seconds.
+    Yields once the app answers ``GET /health`` with 200; raises `ServerError` (with the
+    server's output) if the server exits first or does not answer within `startup_timeout`
+    seconds.
     """
-    port = free_port()
-    log_path = work_dir / f"{kind}-{port}.log"
-    record_path = work_dir / f"{kind}-{port}.record"
     child_env = dict(os.environ)
     child_env.update(env or {})
     # The app's folder, then tests/ (as pytest's `pythonpath`), so apps import `support`.
     paths = [str(app_dir), str(TESTS_DIR), *filter(None, [child_env.get("PYTHONPATH")])]
     child_env["PYTHONPATH"] = os.pathsep.join(paths)
     child_env["PYTHONUNBUFFERED"] = "1"
-    child_env[RECORD_ENV] = str(record_path)
-    command = server_command(kind, app, port, extra_args)
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=app_dir,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = ServerProcess(kind, port, process, log_path, record_path)
+
+    def launch(port: int) -> Launch:
+        record = {RECORD_ENV: str(work_dir / f"{kind}-{port}.record")}
+        command = server_command(kind, app, port, extra_args)
+        return Launch(command, child_env | record, work_dir / f"{kind}-{port}.log")
+
+    port, process = start_server(
+        launch, cwd=app_dir, ready=answers_health, startup_timeout=startup_timeout, name=kind
+    )
+    log_path = work_dir / f"{kind}-{port}.log"
+    server = ServerProcess(kind, port, process, log_path, work_dir / f"{kind}-{port}.record")
     try:
-        deadline = time.monotonic() + startup_timeout
-        while not _answers_health(port):
-            if server.exited():
-                pytest.fail(
-                    f"{kind} exited with code {process.returncode} before serving; "
-                    f"command: {command}\nits output:\n{server.log()}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"{kind} did not answer GET /health within {startup_timeout} s; "
-                    f"command: {command}\nits output:\n{server.log()}"
-                )
-            time.sleep(0.05)
         yield server
     finally:
         server.kill_group()

@@ -2,7 +2,7 @@
 
 A module per scenario (`churn`, `scale`, `slow_consumers`, `shutdown`, `misbehaving`,
 `hostile_input`, and `parser`, which needs no server), each with the bounds its tests assert
-(stated with what was measured on a 2-core machine; docs/reliability.md has the rest); the
+(the figures measured against them are in docs/reliability.md, not in the code); the
 machinery they share once: `common` (the app, its record, bounded waits), `measure` (the server
 seen from outside) and `clients` (the streams the scenarios open).
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 RSS_GROWTH_AFTER_CHURN_MAX: Final = 4 * MIB
-"""Server RSS growth over the churn's cycles, after a warm-up (measured: under 0.3 MiB)."""
+"""Server RSS growth over the churn's cycles, after a warm-up (``stress/reliability.py --only
+churn`` prints the figure; docs/reliability.md has it at full size)."""
 CHURN_KINDS: Final = ("read-then-close", "close-at-once", "sync-producer", "reset")
 """How the churn's cycles end, in turn: the client reads the first event and closes (FIN); closes
 right after sending the request (the server may see the disconnect before the response starts);

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 BODY_RSS_GROWTH_MAX: Final = 32 * MIB
-"""Server RSS growth while a client sends a request body without end (measured: 0 MiB for
-4 GiB: the stream reads the body and drops it as it comes)."""
+"""Server RSS growth while a client sends a request body without end: the stream reads the
+body and drops it as it comes (``stress/reliability.py --only hostile`` prints the figure;
+docs/reliability.md has it for 4 GiB)."""
 HOSTILE_LAST_EVENT_IDS: Final = (
     ("plain", b"41"),
     ("utf-8", "café-7".encode()),

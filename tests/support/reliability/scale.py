@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 RSS_PER_IDLE_STREAM_MAX: Final = 48 * 1024
-"""Server RSS per idle stream, Starlette routing included (measured: 24-30 KiB; sse-starlette
-takes about 47 KiB without routing)."""
+"""Server RSS per idle stream, Starlette routing included (``stress/reliability.py --only
+scale`` prints the figure; docs/reliability.md has it at full size, docs/performance.md the
+peers' per-stream memory)."""
 TASKS_PER_IDLE_STREAM_MAX: Final = 2.0
 """The SPEC's target, the server's own request task included."""
 

@@ -36,8 +36,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 RSS_PER_STALLED_CLIENT_MAX: Final = 1 * MIB
-"""Server RSS growth per client that stopped reading (measured: 150-300 KiB, what the
-server's write buffers and one pending write hold; the producer waits for the client)."""
+"""Server RSS growth per client that stopped reading: what the server's write buffers and one
+pending write hold, since the producer waits for the client (``stress/reliability.py --only
+slow`` prints the figure; docs/reliability.md has it at full size)."""
 LATENCY_RATIO_MAX: Final = 2.0
 """A healthy stream's median latency next to stalled clients, over its median alone."""
 LATENCY_FLOOR: Final = 0.001

@@ -205,9 +205,10 @@ def _shared_header(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
     """`header`, or an equal one already held by another response.
 
     Every stream of an application carries the same three headers; one shared (immutable)
-    copy of each spares every open stream about 300 bytes. Only those three are shared, never
-    a caller's other headers (which may be per request, or secret), and a bounded number of
-    values."""
+    copy of each spares every open stream its own copies (benchmarks/streaming.py, idle,
+    guards the memory per stream; docs/performance.md has the saving). Only those three are
+    shared, never a caller's other headers (which may be per request, or secret), and a
+    bounded number of values."""
     if header[0] not in _SHARED_HEADER_NAMES:
         return header
     shared = _shared_headers.get(header)

@@ -40,19 +40,17 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from harness.server import MeasurementError, Server
-from support.ports import free_port
+from support.redis import RedisUnavailable, find_redis_server, start_redis_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -387,40 +385,21 @@ async def measure_beside_slow(
     )
 
 
-def answers_ping(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1) as sock:
-        sock.sendall(b"PING\r\n")
-        return sock.recv(16).startswith(b"+PONG")
-    return False
-
-
 @contextlib.contextmanager
 def redis_server() -> Iterator[str | None]:
-    """A redis-server on a free loopback port, persistence off; None when there is none."""
-    executable = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.access(executable, os.X_OK):
+    """The URL of a redis-server on a free loopback port, persistence off (the tests' own);
+    None when this machine has none."""
+    try:
+        find_redis_server()
+    except RedisUnavailable:
         yield None
         return
-    port = free_port()
-    command = [executable, "--port", str(port), "--bind", "127.0.0.1"]
-    process = subprocess.Popen(
-        [*command, "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while not answers_ping(port):
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise MeasurementError("redis-server did not answer PING")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    with tempfile.TemporaryDirectory() as work_dir:
+        server = start_redis_server(Path(work_dir))
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 @dataclass(frozen=True)

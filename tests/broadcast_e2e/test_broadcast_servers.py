@@ -119,7 +119,7 @@ async def get_stats(port: int) -> dict[str, int]:
 
 
 def test_clients_that_stop_reading_are_ended_beside_a_healthy_one(tmp_path: Path) -> None:
-    count, slow_clients, pad = 20_000, 20, 200
+    count, slow_clients, pad = 20_000, 100, 200
 
     async def scenario(port: int) -> None:
         slow = [

@@ -1,33 +1,37 @@
 """Hypothesis strategies for Server-Sent Events (``pip install "sse-core[hypothesis]"``).
 
-Use them to property-test your own endpoints: generate events, serve them, read them back with
-`sse_core.EventParser` under every chunking, and compare.
+Use them to property-test your own encoder or endpoint: generate events, serve them, read them
+back with `sse_core.EventParser` under every chunking, and compare with `dispatched_events`,
+what a spec-compliant client receives for those events (CR and CRLF in data arrive as LF, an
+event without data dispatches nothing, ids persist, retry and comments are not dispatched).
 
     from hypothesis import given, strategies as st
     from sse_core import EventParser, encode_many, strategies as sse_st
 
     @given(events=sse_st.events_lists(), data=st.data())
-    def test_my_stream_parses_back(events, data):
-        wire = encode_many(events)
+    def test_my_stream_round_trips(events, data):
         parser = EventParser()
-        received = []
-        for chunk in data.draw(sse_st.chunkings(wire)):
-            received += parser.feed(chunk)
-        assert len(received) == sum(event.data is not None for event in events)
+        chunks = data.draw(sse_st.chunkings(encode_many(events)))
+        received = [event for chunk in chunks for event in parser.feed(chunk)]
+        assert received == sse_st.dispatched_events(events)
+        assert (parser.last_event_id, parser.retry) == sse_st.reconnection_state(events)
 """
 
 from __future__ import annotations
 
 __all__ = [
     "InvalidField",
+    "ReconnectionState",
     "chunkings",
     "comments",
+    "dispatched_events",
     "event_data",
     "event_ids",
     "event_types",
     "events",
     "events_lists",
     "invalid_fields",
+    "reconnection_state",
     "retries",
 ]
 
@@ -39,6 +43,7 @@ from typing import Any
 import hypothesis.strategies as st
 
 from ._event import ServerSentEvent
+from ._expected import ReconnectionState, dispatched_events, reconnection_state
 
 # Characters that have broken SSE implementations: every line break the format knows, the ones
 # it does not (str.splitlines() splits on them; the format must carry them as data), spaces

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from typing import TYPE_CHECKING
 
 import pytest
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
     from types import ModuleType
 
-    from sse_core import ServerSentEvent
+    from sse_core import ParsedEvent, ServerSentEvent
 
     Serve = Callable[[], AbstractAsyncContextManager[int]]
 
@@ -135,5 +136,26 @@ def test_last_event_id_picks_where_the_stream_starts(
         assert got.complete
         assert got.wire == encode_many(feed[sent_from:])
         assert got.events == dispatched_events(feed[sent_from:], last_event_id=last_event_id)
+
+    asyncio.run(scenario())
+
+
+def test_the_standard_library_client_reads_and_resumes(example: tuple[ModuleType, Serve]) -> None:
+    module, serve = example
+    read_events = load_example("core_client").read_events
+    feed: Sequence[ServerSentEvent] = module.FEED
+
+    def read(url: str, last_event_id: str = "", count: int | None = None) -> list[ParsedEvent]:
+        # Leaving the generator early closes the connection, as a dropped client.
+        return list(itertools.islice(read_events(url, last_event_id=last_event_id), count))
+
+    async def scenario() -> None:
+        async with serve() as port:
+            url = f"http://{HOST}:{port}/events"
+            assert await asyncio.to_thread(read, f"{url}?interval=0") == dispatched_events(feed)
+            first = await asyncio.to_thread(read, f"{url}?interval=0.3", "", 2)
+            rest = await asyncio.to_thread(read, f"{url}?interval=0", first[-1].id)
+        assert len(first) == 2
+        assert first + rest == dispatched_events(feed)
 
     asyncio.run(scenario())

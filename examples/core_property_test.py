@@ -69,10 +69,11 @@ def check_round_trip(encoder: Encoder, *, max_examples: int = 200) -> None:
     """Check that whatever `encoder` writes, a client receives what was sent.
 
     Raises hypothesis's error for the smallest failing stream it finds, with a note naming the
-    falsifying example.
+    falsifying example. Derandomized, so that every run prints what docs/core.md shows; leave
+    that out of your own tests, so that each run explores new streams.
     """
 
-    @settings(max_examples=max_examples, database=None)
+    @settings(max_examples=max_examples, database=None, derandomize=True)
     @given(events=sse_st.events_lists(), data=st.data())
     def test_round_trip(events: list[ServerSentEvent], data: st.DataObject) -> None:
         wire = b"".join(encoder(event) for event in events)

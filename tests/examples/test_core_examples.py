@@ -20,7 +20,7 @@ from support.ports import HOST, free_port
 from support.servers import run_server
 
 from examples.streams import receive
-from sse_core import encode_many
+from sse_core import ServerSentEvent, encode_many
 from sse_core.strategies import dispatched_events
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
     from types import ModuleType
 
-    from sse_core import ParsedEvent, ServerSentEvent
+    from sse_core import ParsedEvent
 
     Serve = Callable[[], AbstractAsyncContextManager[int]]
 
@@ -157,5 +157,30 @@ def test_the_standard_library_client_reads_and_resumes(example: tuple[ModuleType
             rest = await asyncio.to_thread(read, f"{url}?interval=0", first[-1].id)
         assert len(first) == 2
         assert first + rest == dispatched_events(feed)
+
+    asyncio.run(scenario())
+
+
+# Ids a browser sends back as UTF-8 bytes: each server must hand them to last_event_id_from_header
+# in a form it can recover them from (aiohttp decodes header values as UTF-8, not latin-1).
+NON_ASCII_FEED = [
+    ServerSentEvent(f"event {n}", id=f"{n}-{tag}")
+    for n, tag in enumerate(["café", "naïve", "€uro", "日本", "🚀"])
+]
+
+
+@pytest.mark.parametrize("serve", [serve_aiohttp, serve_asyncio], ids=["aiohttp", "asyncio"])
+@pytest.mark.parametrize("resume_after", range(len(NON_ASCII_FEED)))
+def test_non_ascii_ids_come_back_and_resume(
+    serve: Callable[[Sequence[ServerSentEvent]], AbstractAsyncContextManager[int]],
+    resume_after: int,
+) -> None:
+    last_event_id = NON_ASCII_FEED[resume_after].id
+    assert last_event_id is not None
+
+    async def scenario() -> None:
+        async with serve(NON_ASCII_FEED) as port:
+            got = await receive(port, "/events?interval=0", last_event_id=last_event_id)
+        assert got.wire == encode_many(NON_ASCII_FEED[resume_after + 1 :])
 
     asyncio.run(scenario())

@@ -15,7 +15,8 @@ import pytest
 from support.scripted_asgi import LIMIT, Client, finite, run
 
 from sse_starlette_binding import EventSourceResponse
-from sse_starlette_binding._delivery import PENDING_EVENTS, PLAIN_AWAITS
+from sse_starlette_binding._batch import PENDING_EVENTS
+from sse_starlette_binding._delivery import PLAIN_AWAITS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -1,0 +1,50 @@
+"""`Batch`: encoded events gathered to leave together in one body message (write coalescing)."""
+
+from __future__ import annotations
+
+__all__ = ["PENDING_EVENTS", "PENDING_LIMIT", "Batch"]
+
+from typing import Final
+
+PENDING_LIMIT: Final = 64 * 1024
+"""Bytes gathered into one write at most. Big enough that a burst leaves in few writes, small
+enough that a stream's memory stays small (uvicorn's own write-buffer mark is 64 KiB)."""
+
+PENDING_EVENTS: Final = 1024
+"""Events gathered into one write at most. A producer that never waits lets other tasks run
+after each write, and a write's events were taken and encoded with nobody else running: the
+byte limit alone would let thousands of tiny events through and hold the event loop for
+milliseconds, making a paced stream beside it late (benchmarks/latency.py, fairness; the
+figures are in docs/performance.md, "Found and fixed while measuring")."""
+
+
+class Batch:
+    """Encoded events waiting to be written together, up to `PENDING_LIMIT` bytes or
+    `PENDING_EVENTS` events. One per stream, emptied in place by `take`, never replaced.
+
+    >>> batch = Batch()
+    >>> batch.add(b"data: 1\\n\\n"), batch.add(b"data: 2\\n\\n")
+    (True, True)
+    >>> batch.take(), batch.chunks
+    (b'data: 1\\n\\ndata: 2\\n\\n', [])
+    """
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Gather `chunk`; True while there is room for more."""
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        return self.size < PENDING_LIMIT and len(self.chunks) < PENDING_EVENTS
+
+    def take(self) -> bytes:
+        """Everything gathered, as one body (empty if nothing was); the batch is empty after."""
+        chunks = self.chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.size = 0
+        return body

@@ -1,6 +1,6 @@
 """A tour of sse_core: encode the items an endpoint yields, then read them back as a browser would.
 
-Run it with:  python3 -m pip install -q uv && python3 -m uv run python examples/demo.py
+Run it with:  python3 -m pip install -q uv && python3 -m uv run python examples/encoding_demo.py
 """
 
 from __future__ import annotations

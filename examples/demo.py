@@ -133,8 +133,8 @@ async def clock(request: Request) -> EventSourceResponse:
     head = demo.tick()
     # Resume after the client's last tick if it is one of this server's recent ticks; a fresh
     # client (or one from before a restart) starts at the current tick.
-    last = int(received) if received and received.isdigit() else -1
-    first = last + 1 if head - MAX_REPLAY <= last <= head else head
+    last = int(received) if received and received.isdigit() else None
+    first = last + 1 if last is not None and head - MAX_REPLAY <= last <= head else head
 
     async def ticks() -> AsyncIterator[dict[str, Any]]:
         yield {"event": "hello", "data": {"last_event_id": received, "head": head}}

@@ -75,6 +75,21 @@ def test_an_unknown_run_is_404(demo: ModuleType) -> None:
     assert anyio.run(scenario) == 404
 
 
+def test_a_malformed_notification_is_400_and_reaches_nobody(demo: ModuleType) -> None:
+    async def scenario() -> tuple[list[int], list[ParsedEvent]]:
+        async with serving(demo) as client, client.stream("/notifications") as tab:
+            await tab.collect(max_events=1)
+            statuses = []
+            for body in (b"not json", b"[]", b'{"text": "no sender"}'):
+                async with client.stream("/notifications", method="POST", body=body) as response:
+                    statuses.append(response.status)
+            return statuses, await tab.collect(timeout=0.2, stop_at_timeout=True)
+
+    statuses, received = anyio.run(scenario)
+    assert statuses == [400, 400, 400]
+    assert received == []
+
+
 def test_a_notification_reaches_every_open_tab(demo: ModuleType, backend: str) -> None:
     note = {"from": "tab-1", "text": "hello, every tab"}
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 from support.browser import BrowserUnavailable, browser_unavailable, devtools_chromium
-from support.examples import load_example
+from support.examples import loaded_example
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -190,7 +190,8 @@ def save_screenshot(page: Page, path: Path) -> None:
 def test_readme_first_command_serves_the_demo_and_stops_cleanly_on_ctrl_c(
     tmp_path: Path,
 ) -> None:
-    answer: str = load_example("demo").ANSWER
+    with loaded_example("demo") as demo:
+        answer: str = demo.ANSWER
     log_path = tmp_path / "demo.log"
     with demo_process(f"{readme_demo_command()} --port 0", log_path) as process:
         url = read_until(process, URL_PATTERN, log_path).decode()

@@ -12,23 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
-from support.examples import load_example
+from support.examples import loaded_example
 
 from sse_starlette_binding import notify_shutdown
 from sse_starlette_binding.testing import EventStreamClient
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
     from types import ModuleType
 
     from sse_core import ParsedEvent
 
 
 @pytest.fixture
-def demo(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    module = load_example("demo")
-    monkeypatch.setattr(module, "TOKEN_DELAY", 0.001)
-    return module
+def demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    with loaded_example("demo") as module:
+        monkeypatch.setattr(module, "TOKEN_DELAY", 0.001)
+        yield module
 
 
 @asynccontextmanager

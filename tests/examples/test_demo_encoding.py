@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from support.examples import load_example
+from support.examples import loaded_example
 
 if TYPE_CHECKING:
     import pytest
@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 def test_the_tour_shows_what_a_browser_receives_and_what_is_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    load_example("encoding_demo").main()
+    with loaded_example("encoding_demo") as tour:
+        tour.main()
     out = capsys.readouterr().out
     # Line breaks in data arrive as LF; an event without data sets the id, dispatches nothing.
     assert "type='update'   lastEventId='1'        data='two lines\\nand CR\\nline breaks'" in out

@@ -7,6 +7,10 @@ renderer, GPU and utility processes included. (The ``/usr/bin`` wrapper would le
 the binary under ``/usr/lib/chromium`` is started directly.) The page does the rest: it talks to
 the test's server, which is how the test learns what the browser saw.
 
+`devtools_chromium(work_dir)` starts the same browser with no page of its own, driven by the test
+through the DevTools protocol (`support.devtools`): the test opens tabs, evaluates JavaScript in
+them, reads their state and takes screenshots.
+
 `find_chromium()` raises `BrowserUnavailable` when the browser is not installed;
 `browser_unavailable()` turns that into a skip, or into a failure in CI (``$CI`` set), where the
 browser must be installed and a silent skip would hide that the suite did not run.
@@ -19,12 +23,15 @@ __all__ = [
     "INSTALL_HINT",
     "Browser",
     "BrowserUnavailable",
+    "DevToolsBrowser",
     "browser_unavailable",
+    "devtools_chromium",
     "find_chromium",
     "headless_chromium",
 ]
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -35,6 +42,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 import pytest
 
+from support.devtools import DevTools
 from support.node import in_ci
 
 if TYPE_CHECKING:
@@ -150,3 +158,62 @@ def headless_chromium(url: str, work_dir: Path) -> Iterator[Browser]:
         yield browser
     finally:
         browser.kill_group()
+
+
+@dataclass
+class DevToolsBrowser(Browser):
+    """A running headless Chromium that the test drives through `devtools`."""
+
+    devtools: DevTools
+
+
+# Chromium takes the protocol pipes as its descriptors 3 (commands) and 4 (replies and events).
+# subprocess cannot place a descriptor at a given number, so bash does, and then becomes the
+# browser (`exec`: same pid, same process group). The inherited descriptors are first moved to
+# 10 or above, so that they never collide with 3 and 4 in the redirections.
+_PIPE_LAUNCHER: Final = 'exec "$0" "$@" 3<&{commands} 4>&{replies} {commands}<&- {replies}>&-'
+_HIGH_FD: Final = 10
+
+
+@contextlib.contextmanager
+def devtools_chromium(work_dir: Path) -> Iterator[DevToolsBrowser]:
+    """A fresh headless Chromium driven through the DevTools protocol over pipes (no port);
+    open tabs with ``browser.devtools.open_page(url)``. Kills its whole process group on the
+    way out. Raises `BrowserUnavailable` when Chromium is not installed or cannot be started.
+    """
+    binary = find_chromium()
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=work_dir))
+    log_path = work_dir / "chromium.log"
+    to_browser, commands = os.pipe()
+    replies, from_browser = os.pipe()
+    child_ends = [
+        fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD) for fd in (to_browser, from_browser)
+    ]
+    for fd in (to_browser, from_browser):
+        os.close(fd)
+    launcher = _PIPE_LAUNCHER.format(commands=child_ends[0], replies=child_ends[1])
+    args = [*FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}"]
+    devtools = DevTools(commands, replies)
+    try:
+        with log_path.open("wb") as log_file:
+            try:
+                process = subprocess.Popen(
+                    ["bash", "-c", launcher, str(binary), *args],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=child_ends,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise BrowserUnavailable(f"cannot start {binary}: {exc}") from exc
+            finally:
+                for fd in child_ends:
+                    os.close(fd)
+        browser = DevToolsBrowser(process, log_path, devtools)
+        try:
+            yield browser
+        finally:
+            browser.kill_group()
+    finally:
+        devtools.close()

@@ -137,9 +137,16 @@ def create_app(database: str) -> FastAPI:
     create_database(database)
     app = FastAPI(title="sse-fastapi-binding test app")
     enable_event_streams(app)
-    hub = Hub()
-    app.state.hub = hub
+    app.state.hub = Hub()
     app.state.database = database
+    add_typed_routes(app)
+    add_push_routes(app, app.state.hub)
+    add_dependency_routes(app)
+    return app
+
+
+def add_typed_routes(app: FastAPI) -> None:
+    """Endpoints that yield items: typed, untyped, failing, sync, FastAPI's own events."""
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -198,6 +205,10 @@ def create_app(database: str) -> FastAPI:
             await anyio.sleep(0)
             yield Token(index=index, text=word)
 
+
+def add_push_routes(app: FastAPI, hub: Hub) -> None:
+    """Endpoints that send from their own body, and the one that publishes to them."""
+
     @app.get("/notes", response_class=EventSourceResponse)
     async def notes(stream: Notes) -> None:
         """A push endpoint: other requests publish notes to every subscriber."""
@@ -218,6 +229,10 @@ def create_app(database: str) -> FastAPI:
             raise HTTPException(status_code=400, detail="start must be >= 0")
         for n in range(start, 0, -1):
             await stream.send({"author": "clock", "body": str(n)})
+
+
+def add_dependency_routes(app: FastAPI) -> None:
+    """Endpoints around dependencies, connection state, headers, and streams built by hand."""
 
     @app.get("/db", response_class=EventSourceResponse)
     async def rows(
@@ -275,7 +290,6 @@ def create_app(database: str) -> FastAPI:
         yield Tick(n=1)
 
     app.include_router(router)
-    return app
 
 
 def app_from_env() -> FastAPI:

@@ -267,37 +267,7 @@ class EventSourceParserWorker:
     def _exchange(self, request: bytes, timeout: float, what: str) -> dict[str, Any]:
         if self._broken is not None:
             raise WorkerError(f"the eventsource-parser worker is not usable: {self._broken}")
-        deadline = time.monotonic() + timeout
-        pending = memoryview(request)
-        stdin_fd, stdout_fd = self._stdin.fileno(), self._stdout.fileno()
-        with selectors.DefaultSelector() as selector:
-            if pending:
-                selector.register(stdin_fd, selectors.EVENT_WRITE)
-            selector.register(stdout_fd, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._fail(f"no answer to {what!r} within {timeout:.0f} s")
-                for key, _ in selector.select(remaining):
-                    if key.fd == stdin_fd:
-                        try:
-                            written = os.write(stdin_fd, pending)
-                        except BlockingIOError:
-                            continue
-                        except OSError as exc:
-                            raise self._fail(f"cannot write to the worker: {exc}") from exc
-                        pending = pending[written:]
-                        if not pending:
-                            selector.unregister(stdin_fd)
-                    else:
-                        try:
-                            data = os.read(stdout_fd, 1 << 16)
-                        except BlockingIOError:
-                            continue
-                        if not data:
-                            status = self._process.poll()
-                            raise self._fail(f"the worker exited (status {status}) during {what!r}")
-                        self._buffer += data
+        self._pump(memoryview(request), timeout, what)
         line, _, self._buffer = self._buffer.partition(b"\n")
         try:
             reply = json.loads(line)
@@ -308,6 +278,47 @@ class EventSourceParserWorker:
         if not isinstance(reply, dict):
             raise self._fail(f"the worker answered {what!r} with {reply!r}")
         return reply
+
+    def _pump(self, pending: memoryview, timeout: float, what: str) -> None:
+        """Writes `pending` to the worker while reading what it writes, until a whole line of
+        it is in, within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        stdin_fd, stdout_fd = self._stdin.fileno(), self._stdout.fileno()
+        with selectors.DefaultSelector() as selector:
+            if pending:
+                selector.register(stdin_fd, selectors.EVENT_WRITE)
+            selector.register(stdout_fd, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._fail(f"no answer to {what!r} within {timeout:.0f} s")
+                for key, _ in selector.select(remaining):
+                    if key.fd != stdin_fd:
+                        self._read_some(stdout_fd, what)
+                        continue
+                    pending = self._write_some(stdin_fd, pending)
+                    if not pending:
+                        selector.unregister(stdin_fd)
+
+    def _write_some(self, fd: int, pending: memoryview) -> memoryview:
+        """What is left of `pending` after one write."""
+        try:
+            written = os.write(fd, pending)
+        except BlockingIOError:
+            return pending
+        except OSError as exc:
+            raise self._fail(f"cannot write to the worker: {exc}") from exc
+        return pending[written:]
+
+    def _read_some(self, fd: int, what: str) -> None:
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        if not data:
+            status = self._process.poll()
+            raise self._fail(f"the worker exited (status {status}) during {what!r}")
+        self._buffer += data
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -117,8 +117,10 @@ class ClientConnection:
             )
 
     async def write(self, body: bytes, *, watch: bool) -> None:
-        """Writes one body message (opening the response first if needed). `watch`: nobody
-        else waits in ``receive()`` meanwhile (see `send_watching`)."""
+        """Writes one body message (opening the response first if needed), unless the client
+        is gone. `watch`: nobody else waits in ``receive()`` meanwhile (see `send_watching`)."""
+        if self.disconnected:
+            return
         if self.started and not watch and self.settings.send_timeout is None:
             # The common case, from the request task while the listener receives: the send
             # alone, with nothing around it. A stream that writes each event on its own pays

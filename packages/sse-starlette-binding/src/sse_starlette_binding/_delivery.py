@@ -117,60 +117,8 @@ class Delivery(ClientConnection):
 
     async def produce(self) -> None:
         content = self.settings.content
-        encode = self.settings.encode
-        batch = self.batch
-        gathered = batch.chunks  # truthy while events wait in the batch (never replaced)
-        backlog = content if isinstance(content, HoldsBacklog) else None
         try:
-            next_item = content.__aiter__().__anext__
-            plain_awaits = 0
-            # Whether the last event was ready without waiting. The first of a run of ready
-            # events is written at once, like one that came after a wait, because nothing
-            # says yet that more are coming, and a lone event must not wait for the listener.
-            in_run = False
-            while True:
-                if plain_awaits:
-                    # The producer waited for its last event, so it will probably wait for the
-                    # next few too: while nothing is gathered, a plain await is cheaper than
-                    # stepping by hand, and there is nothing to gather. Stepping resumes after
-                    # `PLAIN_AWAITS` events, to notice a producer that turned fast.
-                    plain_awaits -= 1
-                    item, ready = await next_item(), False
-                else:
-                    step = next_item().__await__()
-                    try:
-                        yielded = step.send(None)
-                    except StopIteration as done:
-                        item, ready = done.value, True
-                    else:
-                        # The producer waits: what it yielded before must not wait with it.
-                        if gathered:
-                            self.request_flush()
-                        item, ready = await resume(step, yielded), False
-                        plain_awaits = PLAIN_AWAITS
-                body = encode(item)
-                if gathered or backlog is not None or (in_run and ready):
-                    # Gathered with what is waiting and, from a memory stream, what is ready.
-                    room = batch.add(body)
-                    if room and backlog is not None:
-                        room = self.take_backlog(backlog)
-                    if ready and room:
-                        in_run = True
-                        continue
-                    body = batch.take()
-                # Written now: an event that came after a wait (the next one will probably wait
-                # too), the first of a run of ready ones, or ready events that reached a limit.
-                in_run = ready
-                if self.listener_writing is not None:
-                    await self.wait_for_listener_write()
-                if not self.disconnected:
-                    self.producer_writing = True
-                    try:
-                        await self.write(body, watch=False)  # the listener receives meanwhile
-                    finally:
-                        self.producer_writing = False
-                if ready:
-                    await anyio.lowlevel.checkpoint()  # a fast producer lets others run
+            await self.write_items(content)
         except StopAsyncIteration:
             pass
         except SendTimeoutError:
@@ -180,6 +128,61 @@ class Delivery(ClientConnection):
         finally:
             self.stop_data_sender()
             await self.close_content(content)
+
+    async def write_items(self, content: AsyncIterable[Any]) -> None:
+        """Takes the producer's items and writes them, until it ends (`StopAsyncIteration`)."""
+        encode = self.settings.encode
+        batch = self.batch
+        gathered = batch.chunks  # truthy while events wait in the batch (never replaced)
+        backlog = content if isinstance(content, HoldsBacklog) else None
+        next_item = content.__aiter__().__anext__
+        plain_awaits = 0
+        # Whether the last event was ready without waiting. The first of a run of ready
+        # events is written at once, like one that came after a wait, because nothing
+        # says yet that more are coming, and a lone event must not wait for the listener.
+        in_run = False
+        while True:
+            if plain_awaits:
+                # The producer waited for its last event, so it will probably wait for the
+                # next few too: while nothing is gathered, a plain await is cheaper than
+                # stepping by hand, and there is nothing to gather. Stepping resumes after
+                # `PLAIN_AWAITS` events, to notice a producer that turned fast.
+                plain_awaits -= 1
+                item, ready = await next_item(), False
+            else:
+                step = next_item().__await__()
+                try:
+                    yielded = step.send(None)
+                except StopIteration as done:
+                    item, ready = done.value, True
+                else:
+                    # The producer waits: what it yielded before must not wait with it.
+                    if gathered:
+                        self.request_flush()
+                    item, ready = await resume(step, yielded), False
+                    plain_awaits = PLAIN_AWAITS
+            body = encode(item)
+            if gathered or backlog is not None or (in_run and ready):
+                # Gathered with what is waiting and, from a memory stream, what is ready.
+                room = batch.add(body)
+                if room and backlog is not None:
+                    room = self.take_backlog(backlog)
+                if ready and room:
+                    in_run = True
+                    continue
+                body = batch.take()
+            # Written now: an event that came after a wait (the next one will probably wait
+            # too), the first of a run of ready ones, or ready events that reached a limit.
+            in_run = ready
+            if self.listener_writing is not None:
+                await self.wait_for_listener_write()
+            self.producer_writing = True
+            try:
+                await self.write(body, watch=False)  # the listener receives meanwhile
+            finally:
+                self.producer_writing = False
+            if ready:
+                await anyio.lowlevel.checkpoint()  # a fast producer lets others run
 
     def take_backlog(self, stream: HoldsBacklog) -> bool:
         """Gather what `stream` holds while the batch has room; False once it has none."""

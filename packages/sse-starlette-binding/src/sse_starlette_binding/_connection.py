@@ -106,8 +106,9 @@ class ClientConnection:
 
     # Writing.
 
-    async def open(self, *, watch: bool) -> None:
-        """Sends the headers, and the stream's preamble (its `retry`) right after them."""
+    async def open(self, *, watch: bool) -> bool:
+        """Sends the headers, and the stream's preamble (its `retry`) right after them; False
+        if the client turned out to be gone."""
         self.started = True
         await self.transmit(self.settings.start_message(self.prefix), watch=watch)
         preamble = self.settings.preamble
@@ -115,6 +116,7 @@ class ClientConnection:
             await self.transmit(
                 {"type": self.body_type, "body": preamble, "more_body": True}, watch=watch
             )
+        return not self.disconnected
 
     async def write(self, body: bytes, *, watch: bool) -> None:
         """Writes one body message (opening the response first if needed), unless the client
@@ -132,10 +134,8 @@ class ClientConnection:
                 await self.on_disconnect(DISCONNECT)
             self.last_write = self.clock()
             return
-        if not self.started:
-            await self.open(watch=watch)
-            if self.disconnected:
-                return
+        if not self.started and not await self.open(watch=watch):
+            return
         await self.transmit({"type": self.body_type, "body": body, "more_body": True}, watch=watch)
         self.last_write = self.clock()
 

@@ -78,12 +78,10 @@ class Delivery(ClientConnection):
 
     async def run(self) -> None:
         settings = self.settings
-        if not settings.hold_headers:
-            await self.open(watch=True)
-            if self.disconnected:
-                # The client left before the response started: the producer never starts.
-                await self.close_content(settings.content)
-                return
+        if not settings.hold_headers and not await self.open(watch=True):
+            # The client left before the response started: the producer never starts.
+            await self.close_content(settings.content)
+            return
         listener = ShutdownListener(self.on_shutdown)
         self.clock = listener.clock
         self.last_write = self.clock()

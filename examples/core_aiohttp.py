@@ -5,9 +5,10 @@ Then:           curl -N http://127.0.0.1:8080/events
 Resume:         curl -N -H 'Last-Event-ID: 3' http://127.0.0.1:8080/events
 
 aiohttp's `StreamResponse` carries the bytes; sse_core writes them (`encode`) and reads the
-`Last-Event-ID` header a reconnecting client sends (`last_event_id_from_header`). Every event
-has an id, so a browser's `EventSource` that loses the connection reconnects with the id of
-the last event it received, and the stream carries on after it.
+`Last-Event-ID` header a reconnecting client sends (`last_event_id_from_header`, given the raw
+header bytes). Every event has
+an id, so a browser's `EventSource` that loses the connection reconnects with the id of the
+last event it received, and the stream carries on after it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,12 @@ def events_after(feed: Sequence[ServerSentEvent], last_id: str | None) -> Sequen
 
 def last_event_id(request: web.Request) -> str | None:
     """The id a reconnecting client sent in ``Last-Event-ID``, or None."""
-    return last_event_id_from_header(request.headers.get("Last-Event-ID"))
+    # From the header's raw bytes: aiohttp decodes header values as UTF-8, where the `str` form
+    # of last_event_id_from_header expects the latin-1 decoding most servers use.
+    for name, value in request.raw_headers:
+        if name.lower() == b"last-event-id":
+            return last_event_id_from_header(value)
+    return None
 
 
 async def events(request: web.Request) -> web.StreamResponse:

@@ -91,17 +91,32 @@ class Delivery(ClientConnection):
                 if settings.data_sender is not None:
                     self.data_sender_scope = anyio.CancelScope()
                     task_group.start_soon(self.run_data_sender, settings.data_sender)
+                # The producer's errors are handled here rather than in `produce`: an idle
+                # stream holds every coroutine between this one and its producer, and one
+                # more costs each open stream a frame (benchmarks/streaming.py, idle).
                 with self.producer_scope:
                     try:
                         await self.produce()
+                    except StopAsyncIteration:
+                        pass
                     except SendTimeoutError as exc:
-                        self.send_timeout_error = exc
+                        self.send_timeout_error = exc  # the client's fault, not the producer's
+                    except Exception as exc:
+                        self.producer_failed(exc)
+                    finally:
+                        self.stop_data_sender()
+                        await self.close_content(settings.content)
                 # The listener may be writing the last gathered events: let it finish.
                 await self.wait_for_listener_write()
                 task_group.cancel_scope.cancel()
         finally:
             listener.close()
             self.finished = True
+        self.raise_held_error()
+        await self.complete()
+
+    def raise_held_error(self) -> None:
+        """Raises what ended the stream before anything could be written about it."""
         if self.error_before_start is not None:
             if not self.started:
                 raise self.error_before_start
@@ -109,26 +124,12 @@ class Delivery(ClientConnection):
             self.report_producer_error(self.error_before_start)
         if self.send_timeout_error is not None:
             raise self.send_timeout_error
-        await self.complete()
 
     # The request task: the producer, and writing what it yields.
 
     async def produce(self) -> None:
-        content = self.settings.content
-        try:
-            await self.write_items(content)
-        except StopAsyncIteration:
-            pass
-        except SendTimeoutError:
-            raise  # the client's fault, not the producer's
-        except Exception as exc:
-            self.producer_failed(exc)
-        finally:
-            self.stop_data_sender()
-            await self.close_content(content)
-
-    async def write_items(self, content: AsyncIterable[Any]) -> None:
         """Takes the producer's items and writes them, until it ends (`StopAsyncIteration`)."""
+        content = self.settings.content
         encode = self.settings.encode
         batch = self.batch
         gathered = batch.chunks  # truthy while events wait in the batch (never replaced)

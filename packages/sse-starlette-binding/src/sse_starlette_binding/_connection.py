@@ -110,7 +110,7 @@ class ClientConnection:
         """Sends the headers, and the stream's preamble (its `retry`) right after them; False
         if the client turned out to be gone."""
         self.started = True
-        await self.transmit(self.settings.start_message(self.prefix), watch=watch)
+        await self.transmit(self.settings.messages.start_message(self.prefix), watch=watch)
         preamble = self.settings.preamble
         if preamble and not self.disconnected:
             await self.transmit(
@@ -264,7 +264,7 @@ class ClientConnection:
                 continue  # events went out since the wait began: the ping is not due yet
             else:
                 try:
-                    body = self.settings.ping_bytes()
+                    body = self.settings.messages.ping_bytes()
                 except Exception as exc:
                     # A ping_message_factory that fails ends the stream like a producer would.
                     self.producer_failed(exc)
@@ -313,6 +313,6 @@ class ClientConnection:
         try:
             item = handler(exc)
             if item is not None:
-                self.batch.add(self.settings.encode(item))
+                self.batch.add(self.settings.encoder.encode(item))
         except Exception:
             logger.exception("on_producer_error raised; the stream ends without a last event")

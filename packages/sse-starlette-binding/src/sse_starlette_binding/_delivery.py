@@ -130,7 +130,7 @@ class Delivery(ClientConnection):
     async def produce(self) -> None:
         """Takes the producer's items and writes them, until it ends (`StopAsyncIteration`)."""
         content = self.settings.content
-        encode = self.settings.encode
+        encoder = self.settings.encoder
         batch = self.batch
         gathered = batch.chunks  # truthy while events wait in the batch (never replaced)
         backlog = content if isinstance(content, HoldsBacklog) else None
@@ -160,7 +160,7 @@ class Delivery(ClientConnection):
                         self.request_flush()
                     item, ready = await resume(step, yielded), False
                     plain_awaits = PLAIN_AWAITS
-            body = encode(item)
+            body = encoder.encode(item)
             if gathered or backlog is not None or (in_run and ready):
                 # Gathered with what is waiting and, from a memory stream, what is ready.
                 room = batch.add(body)
@@ -189,13 +189,13 @@ class Delivery(ClientConnection):
         # waiting, which would send each one on its own; and a producer that waited for its
         # last event (a subscription) is taken with plain awaits for a while. Items the content
         # already holds are ready now: take them without waiting.
-        add, encode, receive_nowait = self.batch.add, self.settings.encode, stream.receive_nowait
+        add, encoder, receive_nowait = self.batch.add, self.settings.encoder, stream.receive_nowait
         while True:
             try:
                 item = receive_nowait()
             except (anyio.WouldBlock, anyio.EndOfStream):
                 return True
-            if not add(encode(item)):
+            if not add(encoder.encode(item)):
                 return False
 
     async def close_content(self, content: AsyncIterable[Any]) -> None:
@@ -252,7 +252,7 @@ class Delivery(ClientConnection):
         never starts, so an endless stream cannot hold a HEAD request (and its connection)
         open; its content is closed unstarted, as a stream's is when it ends."""
         try:
-            await self.transmit(self.settings.start_message(self.prefix), watch=True)
+            await self.transmit(self.settings.messages.start_message(self.prefix), watch=True)
             if not self.disconnected:
                 final = {"type": self.body_type, "body": b"", "more_body": False}
                 await self.transmit(final, watch=True)

@@ -7,11 +7,11 @@ may set them after construction); when the response is called, it freezes what t
 
 from __future__ import annotations
 
-__all__ = ["DeliverySettings", "ProducerErrorHandler"]
+__all__ = ["DeliverySettings", "ItemEncoder", "ProducerErrorHandler", "ResponseMessages"]
 
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 if TYPE_CHECKING:
     import anyio
@@ -20,19 +20,35 @@ if TYPE_CHECKING:
 ProducerErrorHandler: TypeAlias = Callable[[Exception], Any]
 
 
+class ItemEncoder(Protocol):
+    """What writes one item's bytes, with the stream's line separator."""
+
+    def encode(self, item: Any) -> bytes: ...
+
+
+class ResponseMessages(Protocol):
+    """What a delivery asks its response for when it needs it (the response itself)."""
+
+    def start_message(self, prefix: str) -> Message:
+        """The ``http.response.start`` message (with a message-type prefix), built when the
+        headers go out, so that a response may adjust its headers until then."""
+        ...
+
+    def ping_bytes(self) -> bytes:
+        """One keep-alive ping's bytes."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class DeliverySettings:
     """One response's content and configuration, as `Delivery` uses them."""
 
     content: AsyncIterable[Any]
     """The producer: an async iterable (sync iterables arrive wrapped in worker threads)."""
-    encode: Callable[[Any], bytes]
-    """One item's bytes, with the stream's line separator."""
-    start_message: Callable[[str], Message]
-    """Builds the ``http.response.start`` message (with a message-type prefix) when the headers
-    go out, so that a response may adjust its headers until then."""
-    ping_bytes: Callable[[], bytes]
-    """One keep-alive ping's bytes."""
+    # Objects rather than their bound methods: each bound method would be one more object
+    # per open stream (benchmarks/streaming.py, idle connections).
+    encoder: ItemEncoder
+    messages: ResponseMessages
     preamble: bytes
     """Written right after the headers (the stream's ``retry``), or empty."""
     ping_interval: float

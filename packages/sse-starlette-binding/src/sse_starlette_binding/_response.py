@@ -180,9 +180,8 @@ class EventSourceResponse(Response):
         """What the response's attributes say now, frozen for one delivery."""
         return DeliverySettings(
             content=self.body_iterator,
-            encode=self.encoder.encode,
-            start_message=self.start_message,
-            ping_bytes=self.ping_bytes,
+            encoder=self.encoder,
+            messages=self,
             preamble=self.preamble,
             ping_interval=self.ping_interval,
             send_timeout=self.send_timeout,

@@ -37,6 +37,11 @@ _Clock: TypeAlias = Callable[[], float]
 
 _listeners_lock = threading.Lock()
 _listeners: set[ShutdownListener] = set()
+# The last asyncio loop a stream started on, with its two entries: made once per loop rather
+# than once per stream, since each bound method is one more object that every open stream
+# holds (benchmarks/streaming.py, idle connections). It keeps that one loop object alive until
+# a stream starts on another; it is a cache, not a binding: any loop looks its entries up here.
+_last_loop_entries: tuple[asyncio.AbstractEventLoop, _Schedule, _Clock] | None = None
 
 
 class ShutdownListener:
@@ -84,6 +89,7 @@ def _running_loop_entries() -> tuple[_Schedule, _Clock]:
     # to reach a loop from there is its thread-safe "call soon" entry. The callback then runs
     # outside any task, where anyio cannot tell which loop is running, so it gets the loop's
     # clock (the one anyio's deadlines use) too.
+    global _last_loop_entries  # noqa: PLW0603 (a cache of the last loop's entries)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -91,7 +97,10 @@ def _running_loop_entries() -> tuple[_Schedule, _Clock]:
         import trio  # noqa: PLC0415 (trio is optional: imported only by those who run it)
 
         return trio.lowlevel.current_trio_token().run_sync_soon, trio.current_time
-    return loop.call_soon_threadsafe, loop.time
+    entries = _last_loop_entries  # read once: another thread may replace it meanwhile
+    if entries is None or entries[0] is not loop:
+        entries = _last_loop_entries = (loop, loop.call_soon_threadsafe, loop.time)
+    return entries[1], entries[2]
 
 
 class _ChainedHandler:

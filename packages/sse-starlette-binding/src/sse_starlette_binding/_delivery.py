@@ -82,7 +82,7 @@ class Delivery(ClientConnection):
             # The client left before the response started: the producer never starts.
             await self.close_content(settings.content)
             return
-        listener = ShutdownListener(self.on_shutdown)
+        listener = ShutdownListener(self)
         self.clock = listener.clock
         self.last_write = self.clock()
         try:

@@ -19,7 +19,7 @@ cancellation, which runs the same cleanup.
 
 from __future__ import annotations
 
-__all__ = ["ShutdownListener", "notify_shutdown"]
+__all__ = ["ShutdownAware", "ShutdownListener", "notify_shutdown"]
 
 import asyncio
 import contextlib
@@ -27,7 +27,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Final, TypeAlias
+from typing import Final, Protocol, TypeAlias
 
 _SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 
@@ -44,16 +44,26 @@ _listeners: set[ShutdownListener] = set()
 _last_loop_entries: tuple[asyncio.AbstractEventLoop, _Schedule, _Clock] | None = None
 
 
+class ShutdownAware(Protocol):
+    """What a `ShutdownListener` tells: an open stream."""
+
+    def on_shutdown(self) -> None:
+        """Runs on the stream's own event loop when the server process is told to stop."""
+        ...
+
+
 class ShutdownListener:
-    """One open stream's registration: `callback` runs on the stream's own event loop.
+    """One open stream's registration: `stream.on_shutdown()` runs on its own event loop.
 
     Create it inside the stream's task; `clock` is that loop's clock, for the callback's use.
+    The stream itself is held, not its bound method: that would be one more object per open
+    stream (benchmarks/streaming.py, idle connections).
     """
 
-    __slots__ = ("_callback", "_schedule", "clock")
+    __slots__ = ("_schedule", "_stream", "clock")
 
-    def __init__(self, callback: Callable[[], object]) -> None:
-        self._callback = callback
+    def __init__(self, stream: ShutdownAware) -> None:
+        self._stream = stream
         self._schedule, self.clock = _running_loop_entries()
         _chain_signal_handlers()
         with _listeners_lock:
@@ -67,7 +77,7 @@ class ShutdownListener:
     def _notify(self) -> None:
         # A RuntimeError means that stream's event loop has closed: nothing left to tell.
         with contextlib.suppress(RuntimeError):
-            self._schedule(self._callback)
+            self._schedule(self._stream.on_shutdown)
 
 
 def notify_shutdown() -> None:

@@ -299,7 +299,7 @@ class ClientConnection:
     # A producer's failure ends the stream.
 
     def producer_failed(self, exc: Exception) -> None:
-        if self.started or self.batch.chunks or not self.settings.hold_headers:
+        if self.started or self.batch or not self.settings.hold_headers:
             # Events were yielded before the error: they are sent, and the stream ends.
             self.report_producer_error(exc)
         else:

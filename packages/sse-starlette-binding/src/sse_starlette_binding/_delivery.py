@@ -132,7 +132,6 @@ class Delivery(ClientConnection):
         content = self.settings.content
         encoder = self.settings.encoder
         batch = self.batch
-        gathered = batch.chunks  # truthy while events wait in the batch (never replaced)
         backlog = content if isinstance(content, HoldsBacklog) else None
         next_item = content.__aiter__().__anext__
         plain_awaits = 0
@@ -156,12 +155,12 @@ class Delivery(ClientConnection):
                     item, ready = done.value, True
                 else:
                     # The producer waits: what it yielded before must not wait with it.
-                    if gathered:
+                    if batch:
                         self.request_flush()
                     item, ready = await resume(step, yielded), False
                     plain_awaits = PLAIN_AWAITS
             body = encoder.encode(item)
-            if gathered or backlog is not None or (in_run and ready):
+            if batch or backlog is not None or (in_run and ready):
                 # Gathered with what is waiting and, from a memory stream, what is ready.
                 room = batch.add(body)
                 if room and backlog is not None:

@@ -40,10 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NoReturn
 
-import pytest
-
+from support.ci import missing_tool
 from support.devtools import DevTools
-from support.node import in_ci
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -93,11 +91,8 @@ def find_chromium() -> Path:
 
 
 def browser_unavailable(reason: str) -> NoReturn:
-    """Skip the test for `reason`; in CI, fail it instead: CI installs the browser, so a missing
-    one is a broken CI set-up, never a reason to pass without running."""
-    if in_ci():
-        pytest.fail(f"headless Chromium cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+    """Skip the test for `reason`; in CI, fail it instead (`support.ci`)."""
+    missing_tool("headless Chromium", reason)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 import pytest
 
-from support.node import in_ci
+from support.ci import missing_tool
 from support.ports import HOST
 
 if TYPE_CHECKING:
@@ -52,10 +52,8 @@ class NginxUnavailable(RuntimeError):
 
 
 def unavailable(reason: str) -> NoReturn:
-    """Skip the test for `reason`; in CI, fail it instead."""
-    if in_ci():
-        pytest.fail(f"nginx tests cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(f"nginx unavailable: {reason}")
+    """Skip the test for `reason`; in CI, fail it instead (`support.ci`)."""
+    missing_tool("nginx", reason)
 
 
 def find_nginx() -> str:

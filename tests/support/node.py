@@ -28,7 +28,6 @@ __all__ = [
     "ensure_eventsource_parser",
     "ensure_npm_package",
     "ensure_undici",
-    "in_ci",
     "run_undici_harness",
     "start_eventsource_parser_worker",
     "unavailable",
@@ -49,9 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, NoReturn
 
-import pytest
-
 from sse_core import ParsedEvent
+from support.ci import missing_tool
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -77,16 +75,9 @@ class WorkerError(RuntimeError):
     """The Node worker failed, hung or answered nonsense (a test failure, never a skip)."""
 
 
-def in_ci() -> bool:
-    """Whether we run in CI (the ``CI`` environment variable is set, and not to false/0)."""
-    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-
-
 def unavailable(reason: str) -> NoReturn:
-    """Skip the test for `reason`; in CI, fail it instead (CI must run every check)."""
-    if in_ci():
-        pytest.fail(f"Node cross-check cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(f"Node cross-check unavailable: {reason}")
+    """Skip the test for `reason`; in CI, fail it instead (`support.ci`)."""
+    missing_tool("the Node cross-check", reason)
 
 
 def cache_dir() -> Path:

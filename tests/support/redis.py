@@ -24,9 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Final, NoReturn
 
-import pytest
-
-from support.node import in_ci
+from support.ci import missing_tool
 from support.ports import HOST, free_port
 
 if TYPE_CHECKING:
@@ -41,10 +39,8 @@ class RedisUnavailable(RuntimeError):
 
 
 def unavailable(reason: str) -> NoReturn:
-    """Skip the test for `reason`; in CI, fail it instead."""
-    if in_ci():
-        pytest.fail(f"Redis tests cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(f"Redis unavailable: {reason}")
+    """Skip the test for `reason`; in CI, fail it instead (`support.ci`)."""
+    missing_tool("Redis", reason)
 
 
 def find_redis_server() -> str:

@@ -23,9 +23,6 @@ environment (``uv sync``) puts on the import path, as pytest does (``tools/dev-p
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import os
-import platform
 import resource
 import signal
 import sys
@@ -36,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from support import provenance
 from support.ports import raise_fd_limit
-from support.provenance import source_fingerprint, source_revision
+from support.provenance import source_fingerprint
 from support.reliability.churn import RSS_GROWTH_AFTER_CHURN_MAX, churn
 from support.reliability.common import FD_SLACK, MIB, TRACEBACK, UVICORN_ARGS, UVICORN_H11_ARGS
 from support.reliability.hostile_input import (
@@ -522,23 +520,20 @@ SCENARIOS: Final[dict[str, Callable[[Path, Sizes, Report], None]]] = {
 
 
 def environment() -> dict[str, str]:
-    info = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
-    for distribution in (
-        "uvicorn",
-        "uvloop",
-        "httptools",
-        "hypercorn",
-        "granian",
-        "trio",
-        "starlette",
-        "anyio",
-        "sse-starlette-binding",
-        "sse-core",
-    ):
-        info[distribution] = importlib.metadata.version(distribution)
-    info["packages at"] = source_revision()
-    info["cpus"] = str(os.cpu_count())
-    info["platform"] = platform.platform()
+    info = provenance.environment(
+        (
+            "uvicorn",
+            "uvloop",
+            "httptools",
+            "hypercorn",
+            "granian",
+            "trio",
+            "starlette",
+            "anyio",
+            "sse-starlette-binding",
+            "sse-core",
+        )
+    )
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     info["open files (soft/hard)"] = f"{soft}/{hard}"
     return info

@@ -4,10 +4,7 @@ measures, reports and writes the ``--json`` file."""
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import json
-import os
-import platform
 import signal
 import statistics
 import sys
@@ -15,8 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvloop
+from support import provenance
 from support.ports import raise_fd_limit
-from support.provenance import source_fingerprint, source_revision
+from support.provenance import source_fingerprint
 
 from harness.server import MeasurementError
 
@@ -36,24 +34,20 @@ def progress(text: str) -> None:
 def environment() -> dict[str, str]:
     """What the figures were measured with: Python, the servers' and libraries' versions, the
     packages' revision, the machine."""
-    info = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
-    for distribution in (
-        "uvicorn",
-        "uvloop",
-        "httptools",
-        "sse-starlette",
-        "starlette",
-        "anyio",
-        "fastapi",
-        "pydantic",
-        "sse-starlette-binding",
-        "sse-core",
-    ):
-        info[distribution] = importlib.metadata.version(distribution)
-    info["packages at"] = source_revision()
-    info["cpus"] = str(os.cpu_count())
-    info["platform"] = platform.platform()
-    return info
+    return provenance.environment(
+        (
+            "uvicorn",
+            "uvloop",
+            "httptools",
+            "sse-starlette",
+            "starlette",
+            "anyio",
+            "fastapi",
+            "pydantic",
+            "sse-starlette-binding",
+            "sse-core",
+        )
+    )
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -1,18 +1,25 @@
 """Which code a measurement ran: the benchmark and stress scripts print it with their figures.
 
 `source_revision` names the git commit of the workspace and says when ``packages/`` had local
-changes; `source_fingerprint` hashes the packages' source files, so that a script can warn
-when they changed while it ran (its figures would then mix versions). Standard library only.
+changes; `environment` adds Python, the libraries' versions and the machine;
+`source_fingerprint` hashes the packages' source files, so that a script can warn when they
+changed while it ran (its figures would then mix versions). Standard library only.
 """
 
 from __future__ import annotations
 
-__all__ = ["REPOSITORY", "source_fingerprint", "source_revision"]
+__all__ = ["REPOSITORY", "environment", "source_fingerprint", "source_revision"]
 
 import hashlib
+import importlib.metadata
+import os
+import platform
 import subprocess
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 REPOSITORY: Final = Path(__file__).resolve().parents[2]
 
@@ -44,3 +51,15 @@ def source_fingerprint() -> str:
     for path in sorted(REPOSITORY.glob("packages/*/src/**/*.py")):
         digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def environment(distributions: Iterable[str]) -> dict[str, str]:
+    """What figures were measured with: Python, the `distributions`' versions, the packages'
+    revision, the machine."""
+    info = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
+    for distribution in distributions:
+        info[distribution] = importlib.metadata.version(distribution)
+    info["packages at"] = source_revision()
+    info["cpus"] = str(os.cpu_count())
+    info["platform"] = platform.platform()
+    return info

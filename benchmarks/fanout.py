@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from harness.server import MeasurementError, Server
+from support.procfs import cpu_seconds, process_group, rss_bytes
 from support.redis import RedisUnavailable, find_redis_server, start_redis_server
 
 if TYPE_CHECKING:
@@ -83,32 +84,20 @@ class FanoutServer(Server):
             command += ["--workers", str(self.workers)]
         return command
 
-    def group_pids(self) -> list[int]:
-        """The server's processes: uvicorn's and its workers' (its process group)."""
-        pids = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == self.pid:  # the process group
-                    pids.append(int(stat.parent.name))
-        return pids
-
     def cpu_seconds(self) -> float:
         """User and system time of every process of the server, from /proc."""
         total = 0.0
-        for pid in self.group_pids():
-            with contextlib.suppress(OSError):
+        for pid in process_group(self.pid):
+            with contextlib.suppress(OSError):  # a process that ended meanwhile
                 total += cpu_seconds(pid)
         return total
 
     def group_rss_bytes(self) -> int:
         """The resident set size of every process of the server, from /proc."""
         total = 0
-        for pid in self.group_pids():
+        for pid in process_group(self.pid):
             with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
+                total += rss_bytes(pid)
         return total
 
 
@@ -198,11 +187,6 @@ class Sample:
     p99_ms: float
     cpu_us_per_delivery: float
     kib_per_subscriber: float
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def post(port: int, path: str) -> None:

@@ -149,6 +149,8 @@ class StreamReader(asyncio.Protocol):
         """Called once the head is checked, before the first `body_received`."""
 
     def body_received(self, data: bytes, now: int) -> None:
+        """Called with each piece of the body as it arrives (`now`: its monotonic_ns); each
+        reader counts or splits it in its own way."""
         raise NotImplementedError
 
     def connection_lost(self, exc: BaseException | None) -> None:

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from support import procfs
 from support.ports import HOST
 from support.servers import Launch, ServerError, accepts_connections, start_server, stop_group
 
@@ -115,7 +116,7 @@ class Server:
 
     def rss_bytes(self) -> int:
         """The server's resident set size, from /proc/PID/status."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise MeasurementError("no VmRSS in /proc/PID/status")
+        try:
+            return procfs.rss_bytes(self.pid)
+        except LookupError as exc:
+            raise MeasurementError(str(exc)) from None

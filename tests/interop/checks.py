@@ -106,6 +106,13 @@ def check_stream_case(client: str, runs: ClientRuns, case: StreamCase) -> None:
             want = want[:-1]
     else:
         want = expected_stream_log(case)
+    _check_log_and_retry(client, case, run, want)
+
+
+def _check_log_and_retry(
+    client: str, case: StreamCase | FastAPICase, run: Run, want: object
+) -> None:
+    """The events `client` logged are `want`, and the retry it kept is the stream's."""
     if run.log != want:
         pytest.fail(disagreement(client, case, "events", run.log, want), pytrace=False)
     if client in {SSE_CORE, EVENTSOURCE_PARSER}:
@@ -151,15 +158,7 @@ def check_fastapi_case(client: str, runs: ClientRuns, case: FastAPICase) -> None
                 if parsed != payload:
                     what = f"JSON.parse() of the data of event {number}"
                     pytest.fail(disagreement(client, case, what, parsed, payload), pytrace=False)
-    if run.log != want:
-        pytest.fail(disagreement(client, case, "events", run.log, want), pytrace=False)
-    if client in {SSE_CORE, EVENTSOURCE_PARSER}:
-        expected_retry = expected_client_view(case.events).retry
-        if client == EVENTSOURCE_PARSER:
-            expected_retry = as_js_number(expected_retry)
-        if run.retry != expected_retry:
-            message = disagreement(client, case, "retry", run.retry, expected_retry)
-            pytest.fail(message, pytrace=False)
+    _check_log_and_retry(client, case, run, want)
 
 
 def check_resume_case(client: str, runs: ClientRuns, case: ResumeCase) -> None:

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from sse_starlette_binding.testing._http import Exchange
+from support import procfs
 from support.ports import HOST, free_port, raise_fd_limit
 from support.recording import RECORD_ENV
 
@@ -124,11 +125,7 @@ class ServerProcess:
 
     def rss_bytes(self, pid: int | None = None) -> int:
         """Resident memory of the server process (or of `pid`), from /proc."""
-        status = Path(f"/proc/{pid or self.pid}/status").read_text(encoding="ascii")
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise AssertionError(f"no VmRSS in /proc/{pid or self.pid}/status")
+        return procfs.rss_bytes(pid or self.pid)
 
     def kill_group(self) -> None:
         """SIGKILL the whole process group (server and workers) and reap the leader."""

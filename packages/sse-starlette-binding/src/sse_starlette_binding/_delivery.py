@@ -6,10 +6,10 @@ Two tasks per connection, the server's own request task included:
   the producer waited for something is written at once, in the same task, with no hand-off:
   a producer that awaits between events (a token stream, a subscription) costs one ASGI
   message per event, like a hand-written ASGI app. Events that are ready one after another
-  (a fast producer, a backlog) are gathered (`Batch`) and written together, up to
-  `PENDING_LIMIT` bytes or `PENDING_EVENTS` events per message (write coalescing). The first
-  event of such a run is written at once, alone: until the next one is ready, nothing says
-  that more are coming, and a lone event must not wait for a hand-off to the other task.
+  (a fast producer, a backlog) are gathered (`_batch.Batch`) and written together, up to its
+  limits per message (write coalescing). The first event of such a run is written at once,
+  alone: until the next one is ready, nothing says that more are coming, and a lone event
+  must not wait for a hand-off to the other task.
 - To know whether the next event is ready without waiting for it, the producer's ``__anext__``
   is stepped by hand (`_stepping`): if it completes without suspending, the event was ready.
   If it suspends, the suspension goes to the event loop at once, and the events gathered so
@@ -32,7 +32,7 @@ Two tasks per connection, the server's own request task included:
 
 from __future__ import annotations
 
-__all__ = ["PENDING_EVENTS", "PENDING_LIMIT", "PLAIN_AWAITS", "Delivery", "HoldsBacklog"]
+__all__ = ["PLAIN_AWAITS", "Delivery", "HoldsBacklog"]
 
 import logging
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
@@ -41,7 +41,6 @@ import anyio
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from ._batch import PENDING_EVENTS, PENDING_LIMIT
 from ._connection import ClientConnection
 from ._errors import SendTimeoutError
 from ._shutdown import ShutdownListener
